@@ -1,0 +1,5 @@
+import sys
+
+from drowsy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,227 @@
+"""The ``drowsy`` command. Heavy imports happen inside commands so ``drowsy --help`` is instant,
+and user errors end as one ``error:`` line with a non-zero exit code, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from drowsy import __version__
+from drowsy.errors import UserError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a setting, e.g. --set alerts.microsleep_s=1.2 (repeatable)",
+    )
+    p.add_argument("--log", type=Path, help="alert log SQLite file (default: user data dir)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or warnings")
+
+
+def _source_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--start", type=float, default=0.0, metavar="SECONDS")
+    p.add_argument("--end", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--max-frames", type=int, default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drowsy", description="Driver drowsiness and inattention monitor."
+    )
+    parser.add_argument("--version", action="version", version=f"drowsy {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="monitor a camera live (the built-in sample when none)")
+    p.add_argument("--source", default=None, help="camera index, video file or image folder")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this much video time")
+    _common(p)
+
+    p = sub.add_parser("analyze", help="analyse recorded videos into signals, events, summary")
+    p.add_argument("videos", nargs="+", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--jobs", type=int, default=1, help="videos analysed in parallel")
+    _source_opts(p)
+    _common(p)
+
+    p = sub.add_parser("evaluate", help="measure on labelled data (eyes, yawn, blinks)")
+    p.add_argument("task", choices=("eyes", "yawn", "blinks"))
+    p.add_argument("dir", type=Path)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _common(p)
+
+    p = sub.add_parser("log", help="browse and export the alert log")
+    p.add_argument("action", choices=("list", "sessions", "show", "export"))
+    p.add_argument("id", nargs="?", type=int, help="alert id for 'show'")
+    p.add_argument("--session", type=int)
+    p.add_argument("--kind")
+    p.add_argument("--level", choices=("info", "warning", "critical"))
+    p.add_argument("--since", help="ISO date or time (UTC), e.g. 2026-11-28 or 2026-11-28T10:00")
+    p.add_argument("--until", help="ISO date or time (UTC)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--output", type=Path, help="write the export here instead of stdout")
+    _common(p)
+
+    p = sub.add_parser("settings", help="show the effective settings or write the settings file")
+    p.add_argument("action", choices=("show", "path", "save"))
+    _common(p)
+    return parser
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.ERROR if quiet else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.addLevelName(logging.WARNING, "warning")
+    logging.addLevelName(logging.ERROR, "error")
+
+
+def _settings(args: argparse.Namespace):
+    from drowsy.settings import load_settings
+
+    settings = load_settings(args.config, args.overrides)
+    if getattr(args, "log", None):
+        settings.log.path = str(args.log)
+    return settings
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from drowsy.analyze import AnalyzeOptions, analyze_many
+    from drowsy.settings import default_log_path
+    from drowsy.sources import SourceOptions
+
+    if args.jobs < 1:
+        raise UserError("--jobs must be >= 1")
+    settings = _settings(args)
+    opts = AnalyzeOptions(
+        out_dir=args.out,
+        log_path=default_log_path(settings),
+        settings=settings,
+        source=SourceOptions(args.start, args.end, args.max_frames),
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    results = analyze_many(args.videos, opts, args.jobs)
+    failed = 0
+    for path, summary, error in results:
+        if error:
+            failed += 1
+            print(f"error: {error}", file=sys.stderr)
+        elif not args.quiet and summary is not None:
+            print(
+                f"{path.name}: {summary['frames']} frames, face {summary['face_found_rate']:.0%},"
+                f" {summary['blinks']} blinks, alerts {summary['alerts_by_kind'] or 'none'},"
+                f" {summary['processing_fps']} fps"
+            )
+    return 0 if failed == 0 else (2 if failed == len(results) else 1)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from drowsy import evaluate
+
+    settings = _settings(args)
+    report = getattr(evaluate, f"evaluate_{args.task}")(args.dir, settings)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key}: {json.dumps(value)}")
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from drowsy.alertlog import AlertFilter, AlertLog, export_alerts
+    from drowsy.settings import default_log_path
+
+    path = default_log_path(_settings(args))
+    with AlertLog(path, readonly=True) as db:
+        flt = AlertFilter(args.session, args.kind, args.level, args.since, args.until)
+        if args.action == "sessions":
+            for s in db.sessions():
+                print(f"{s['id']:>5}  {s['started_at']}  alerts={s['alerts']:<4} {s['source']}")
+        elif args.action == "list":
+            rows = db.alerts(flt)
+            for a in rows:
+                dur = "active" if a["duration_s"] is None else f"{a['duration_s']:.2f}s"
+                print(
+                    f"{a['id']:>6}  s{a['session_id']:<4} {a['raised_at']}  {a['level']:<8}"
+                    f" {a['kind']:<20} t={a['start_s']:.2f}s {dur:>8}  {Path(a['source']).name}"
+                )
+            if not rows:
+                print("no alerts match", file=sys.stderr)
+        elif args.action == "show":
+            if args.id is None:
+                raise UserError("log show needs an alert id")
+            alert = db.alert(args.id)
+            if alert is None:
+                raise UserError(f"no alert with id {args.id} in {path}")
+            alert["images"] = {k: f"{len(v)} bytes PNG" for k, v in alert["images"].items()}
+            print(json.dumps(alert, indent=2))
+        else:
+            text = export_alerts(db.alerts(flt), args.format)
+            if args.output:
+                try:
+                    args.output.write_text(text, encoding="utf-8")
+                except OSError as exc:
+                    raise UserError(f"cannot write {args.output}: {exc.strerror}") from exc
+            else:
+                sys.stdout.write(text)
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    import tomli_w
+
+    from drowsy.settings import default_settings_path, save_settings
+
+    path = args.config or default_settings_path()
+    if args.action == "path":
+        print(path)
+        return 0
+    settings = _settings(args)
+    if args.action == "save":
+        print(f"saved {save_settings(settings, path)}")
+    else:
+        print(tomli_w.dumps(settings.model_dump(exclude_none=True)), end="")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from drowsy.live import run_live
+
+    return run_live(args.source, _settings(args), args.seconds, quiet=args.quiet)
+
+
+COMMANDS = {
+    "analyze": cmd_analyze,
+    "evaluate": cmd_evaluate,
+    "log": cmd_log,
+    "settings": cmd_settings,
+    "run": cmd_run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.quiet)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

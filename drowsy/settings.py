@@ -1,0 +1,242 @@
+"""One validated settings model: defaults from DESIGN.md's alert table, a TOML file in the
+user's config dir, and ``section.key=value`` overrides from the command line.
+
+Validation lives here (pydantic) so that the CLI, the GUI's settings dialog and the settings file
+reject the same bad values with the same reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from drowsy.errors import UserError
+
+APP_NAME = "drowsy"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TrackerSettings(_Section):
+    max_faces: int = Field(3, ge=1, le=10, description="faces MediaPipe looks for")
+    min_detection_confidence: float = Field(0.5, gt=0, lt=1)
+    min_tracking_confidence: float = Field(0.5, gt=0, lt=1)
+    stickiness: float = Field(
+        0.5, ge=0, le=1, description="bonus for the face nearest last frame's driver"
+    )
+    min_upscaled_side_px: int = Field(
+        256, ge=64, le=2048, description="small images are padded and upscaled to this"
+    )
+
+
+class QualitySettings(_Section):
+    min_iod_px: float = Field(12.0, gt=0, description="smallest inter-ocular distance")
+    min_sharpness: float = Field(5.0, ge=0, description="variance of Laplacian on face crop")
+    min_brightness: float = Field(25.0, ge=0, le=255)
+    max_brightness: float = Field(235.0, ge=0, le=255)
+
+    @model_validator(mode="after")
+    def _order(self) -> QualitySettings:
+        if self.min_brightness >= self.max_brightness:
+            raise ValueError("min_brightness must be below max_brightness")
+        return self
+
+
+class GazeSettings(_Section):
+    yaw_limit_deg: float = Field(25.0, gt=0, le=90, description="|yaw| beyond this is off road")
+    pitch_down_limit_deg: float = Field(20.0, gt=0, le=90)
+    pitch_up_limit_deg: float = Field(15.0, gt=0, le=90)
+    eye_weight: float = Field(
+        1.0, ge=0, le=1, description="weight of the iris angle added to head pose"
+    )
+
+
+class CalibrationSettings(_Section):
+    duration_s: float = Field(10.0, ge=0, le=300, description="0 disables calibration")
+    min_samples: int = Field(15, ge=1)
+    max_neutral_offset_deg: float = Field(
+        35.0,
+        gt=0,
+        description="a calibrated neutral pose further than this from straight "
+        "ahead is rejected (the driver was not looking at the road)",
+    )
+
+
+class SignalSettings(_Section):
+    default_ear_open: float = Field(0.28, gt=0, lt=1, description="open-eye EAR before calibration")
+    closed_ratio: float = Field(
+        0.6, gt=0, lt=1, description="eyes count as closed below this fraction of the open EAR"
+    )
+    ear_softness: float = Field(0.06, gt=0, description="width of the EAR->probability ramp")
+    yawn_mar: float = Field(0.6, gt=0, description="MAR at which a yawn is 50% likely")
+    mar_softness: float = Field(0.08, gt=0)
+    closed_threshold: float = Field(0.5, gt=0, lt=1, description="probability that means closed")
+    yawn_threshold: float = Field(0.5, gt=0, lt=1)
+
+
+class AlertSettings(_Section):
+    blink_max_s: float = Field(0.5, gt=0)
+    microsleep_s: float = Field(1.0, gt=0)
+    sleep_s: float = Field(3.0, gt=0)
+    unresponsive_s: float = Field(6.0, gt=0)
+    perclos_window_s: float = Field(60.0, gt=0)
+    perclos_threshold: float = Field(0.15, gt=0, lt=1)
+    perclos_min_coverage: float = Field(
+        0.5, gt=0, le=1, description="fraction of the window with a usable face"
+    )
+    perclos_critical: float = Field(0.3, gt=0, lt=1)
+    yawn_min_s: float = Field(2.0, gt=0)
+    yawn_count: int = Field(3, ge=1)
+    yawn_window_s: float = Field(300.0, gt=0)
+    temporal_threshold: float = Field(0.7, gt=0, lt=1)
+    temporal_min_s: float = Field(5.0, ge=0)
+    distraction_s: float = Field(3.0, gt=0)
+    vats_window_s: float = Field(30.0, gt=0)
+    vats_off_road_s: float = Field(10.0, gt=0)
+    vats_reset_on_road_s: float = Field(2.0, gt=0)
+    degraded_s: float = Field(10.0, gt=0)
+    clear_s: float = Field(0.3, ge=0, description="a condition must be false this long to clear")
+    degraded_clear_s: float = Field(1.0, ge=0)
+    escalate_after_s: float = Field(
+        5.0, gt=0, description="an active alert goes up one level after this long"
+    )
+    cooldown_s: dict[str, float] = Field(
+        default_factory=lambda: {
+            "microsleep": 0.0,
+            "sleep": 0.0,
+            "unresponsive": 5.0,
+            "drowsy_perclos": 60.0,
+            "drowsy_yawns": 60.0,
+            "drowsy_temporal": 60.0,
+            "long_distraction": 2.0,
+            "visual_time_sharing": 30.0,
+            "monitoring_degraded": 10.0,
+        }
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> AlertSettings:
+        if not self.blink_max_s <= self.microsleep_s < self.sleep_s <= self.unresponsive_s:
+            raise ValueError(
+                "durations must satisfy blink_max_s <= microsleep_s < sleep_s <= unresponsive_s"
+            )
+        if self.vats_off_road_s > self.vats_window_s:
+            raise ValueError("vats_off_road_s cannot exceed vats_window_s")
+        from drowsy.contracts import AlertKind
+
+        unknown = set(self.cooldown_s) - {k.value for k in AlertKind}
+        if unknown:
+            raise ValueError(f"unknown alert kinds in cooldown_s: {sorted(unknown)}")
+        if any(v < 0 for v in self.cooldown_s.values()):
+            raise ValueError("cooldowns must be >= 0")
+        return self
+
+    def cooldown(self, kind: str) -> float:
+        return self.cooldown_s.get(kind, 0.0)
+
+
+class LogSettings(_Section):
+    path: str | None = Field(None, description="SQLite file; default: the user's data dir")
+    snapshots: bool = Field(False, description="store a face snapshot with each alert")
+
+
+class RuntimeSettings(_Section):
+    provider: Literal["auto", "tensorrt", "cuda", "cpu"] = "auto"
+    threads: int = Field(0, ge=0, le=64, description="0 lets ONNX Runtime decide")
+
+
+class Settings(_Section):
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    gaze: GazeSettings = Field(default_factory=GazeSettings)
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
+    signals: SignalSettings = Field(default_factory=SignalSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_settings_path() -> Path:
+    env = os.environ.get("DROWSY_CONFIG")
+    return Path(env) if env else config_dir() / "settings.toml"
+
+
+def default_log_path(settings: Settings) -> Path:
+    if settings.log.path:
+        return Path(settings.log.path).expanduser()
+    return data_dir() / "alerts.sqlite"
+
+
+def _describe(err: ValidationError, origin: str) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{origin}: {where}: {first['msg']}{more}"
+
+
+def load_settings(path: Path | None = None, overrides: list[str] | None = None) -> Settings:
+    """Read the settings file (missing file = defaults), then apply ``section.key=value``
+    overrides. Values in overrides are parsed as JSON when they can be (numbers, true/false,
+    objects), else taken as strings."""
+    path = path or default_settings_path()
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise UserError(f"settings file {path} is not readable TOML: {exc}") from exc
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(_describe(exc, f"settings file {path}")) from exc
+    for item in overrides or []:
+        settings = apply_override(settings, item)
+    return settings
+
+
+def apply_override(settings: Settings, item: str) -> Settings:
+    """Return a copy of ``settings`` with one ``section.key=value`` override applied."""
+    key, sep, raw = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or len(parts) != 2 or not all(parts):
+        raise UserError(f"override {item!r}: expected section.key=value, e.g. alerts.sleep_s=2.5")
+    section, name = parts
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    data = settings.model_dump()
+    if section not in data or name not in data[section]:
+        raise UserError(f"override {item!r}: unknown setting {key}")
+    data[section][name] = value
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(_describe(exc, f"override {item!r}")) from exc
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write the settings as TOML atomically (a crash never leaves half a file)."""
+    path = path or default_settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(tomli_w.dumps(settings.model_dump(exclude_none=True)).encode("utf-8"))
+    tmp.replace(path)
+    return path

@@ -1,0 +1,303 @@
+"""Frame sources: video files, webcams and image folders, all yielding :class:`Frame` with
+strictly increasing timestamps in seconds.
+
+Why the timestamp care: every alert rule is defined in seconds of video time, and the videos we
+meet (variable frame rate webcams, 6 fps recordings) make frame counting wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from drowsy.contracts import Frame
+from drowsy.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOptions:
+    start_s: float = 0.0
+    end_s: float | None = None
+    max_frames: int | None = None
+    folder_fps: float = 30.0  # image folders have no clock: frames are this far apart
+
+    def __post_init__(self) -> None:
+        if self.start_s < 0:
+            raise SourceError("start time must be >= 0")
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise SourceError("end time must be after the start time")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise SourceError("max frames must be >= 1")
+        if self.folder_fps <= 0:
+            raise SourceError("folder fps must be > 0")
+
+
+@dataclass(slots=True)
+class SourceStats:
+    """What happened while reading: frames yielded, images skipped, timestamps repaired."""
+
+    frames: int = 0
+    skipped: int = 0
+    repaired_timestamps: int = 0
+    expected_frames: int | None = None
+    truncated: bool = False
+
+
+@contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """OpenCV prints backend warnings for absent cameras and odd files; we report our own."""
+    previous = cv2.getLogLevel()
+    cv2.setLogLevel(0)  # 0 = silent
+    try:
+        yield
+    finally:
+        cv2.setLogLevel(previous)
+
+
+class _MonotonicClock:
+    """Forces timestamps to increase strictly, filling bad ones from the nominal frame period."""
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self.last: float | None = None
+        self.repaired = 0
+
+    def next(self, proposed: float | None) -> float:
+        if self.last is None:
+            value = proposed if proposed is not None and proposed >= 0 else 0.0
+        elif proposed is None or not np.isfinite(proposed) or proposed <= self.last:
+            value = self.last + self.period_s
+            self.repaired += 1
+        else:
+            value = proposed
+        self.last = value
+        return value
+
+
+class FrameSource:
+    """Base: iterate to get frames; use as a context manager so the device is released."""
+
+    name: str = "source"
+    live: bool = False
+
+    def __init__(self, options: SourceOptions | None = None) -> None:
+        self.options = options or SourceOptions()
+        self.stats = SourceStats()
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    @property
+    def nominal_fps(self) -> float | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _limits_reached(self, t: float) -> bool:
+        o = self.options
+        return (o.end_s is not None and t >= o.end_s) or (
+            o.max_frames is not None and self.stats.frames >= o.max_frames
+        )
+
+
+class VideoFileSource(FrameSource):
+    """Anything OpenCV decodes. Timestamps come from the container (CAP_PROP_POS_MSEC) and fall
+    back to index / fps where the container gives none or they go backwards."""
+
+    def __init__(self, path: str | Path, options: SourceOptions | None = None) -> None:
+        super().__init__(options)
+        self.path = Path(path)
+        self.name = str(self.path)
+        if not self.path.exists():
+            raise SourceError(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise SourceError(f"{self.path}: is a folder, not a video")
+        if self.path.stat().st_size == 0:
+            raise SourceError(f"{self.path}: file is empty")
+        with _quiet_opencv():
+            self._cap = cv2.VideoCapture(str(self.path))
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise SourceError(f"{self.path}: not a video OpenCV can decode")
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self._fps = fps if np.isfinite(fps) and 0.5 < fps < 1000 else 30.0
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.stats.expected_frames = count if count > 0 else None
+        self._first: np.ndarray | None = None
+        with _quiet_opencv():
+            ok, first = self._cap.read()
+        if not ok or first is None:
+            self._cap.release()
+            raise SourceError(f"{self.path}: contains no decodable frames")
+        self._first = first
+        self._first_pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+
+    @property
+    def nominal_fps(self) -> float:
+        return self._fps
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        return None if self._first is None else (self._first.shape[1], self._first.shape[0])
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._first is None:
+            raise SourceError(f"{self.path}: a video source can be iterated once")
+        clock = _MonotonicClock(1.0 / self._fps)
+        index = 0
+        image, pos_ms = self._first, self._first_pos_ms
+        self._first = None
+        o = self.options
+        if o.start_s > 0:
+            with _quiet_opencv():
+                self._cap.set(cv2.CAP_PROP_POS_MSEC, o.start_s * 1000.0)
+                ok, image = self._cap.read()
+            if not ok:
+                return
+            pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+            index = max(0, int(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1)
+        while image is not None:
+            proposed = pos_ms / 1000.0 if pos_ms > 0 or index == 0 else index / self._fps
+            t = clock.next(proposed)
+            if self._limits_reached(t):
+                break
+            self.stats.frames += 1
+            yield Frame(image=image, timestamp_s=t, index=index)
+            index += 1
+            with _quiet_opencv():
+                ok, image = self._cap.read()
+            if not ok:
+                image = None
+            else:
+                pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+        self.stats.repaired_timestamps = clock.repaired
+        exp = self.stats.expected_frames
+        limited = o.start_s > 0 or o.end_s is not None or o.max_frames is not None
+        if exp and not limited and self.stats.frames < exp - 1:
+            self.stats.truncated = True
+            log.warning(
+                "%s: decoding stopped after %d of %d frames (truncated or damaged file)",
+                self.path,
+                self.stats.frames,
+                exp,
+            )
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class CameraSource(FrameSource):
+    """A webcam by index. Timestamps are the monotonic clock since the first frame."""
+
+    live = True
+
+    def __init__(self, index: int, options: SourceOptions | None = None) -> None:
+        super().__init__(options)
+        self.index = index
+        self.name = f"camera:{index}"
+        with _quiet_opencv():
+            self._cap = cv2.VideoCapture(index)
+            opened = self._cap.isOpened()
+            ok = opened and self._cap.read()[0]
+        if not ok:
+            self._cap.release()
+            raise SourceError(f"camera {index} could not be opened (absent or busy)")
+
+    @property
+    def nominal_fps(self) -> float:
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        return fps if np.isfinite(fps) and fps > 0 else 30.0
+
+    def __iter__(self) -> Iterator[Frame]:
+        clock = _MonotonicClock(1.0 / self.nominal_fps)
+        t0 = time.monotonic()
+        index = 0
+        while True:
+            with _quiet_opencv():
+                ok, image = self._cap.read()
+            if not ok:
+                raise SourceError(f"camera {self.index} stopped delivering frames (unplugged?)")
+            t = clock.next(time.monotonic() - t0)
+            if self._limits_reached(t):
+                return
+            self.stats.frames += 1
+            yield Frame(image=image, timestamp_s=t, index=index)
+            index += 1
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class ImageFolderSource(FrameSource):
+    """Images in name order; unreadable files are skipped with a warning and counted."""
+
+    def __init__(self, folder: str | Path, options: SourceOptions | None = None) -> None:
+        super().__init__(options)
+        self.folder = Path(folder)
+        self.name = str(self.folder)
+        if not self.folder.is_dir():
+            raise SourceError(f"{self.folder}: no such folder")
+        self.files = sorted(
+            p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+        )
+        if not self.files:
+            kinds = ", ".join(sorted(IMAGE_SUFFIXES))
+            raise SourceError(f"{self.folder}: no image files ({kinds})")
+
+    @property
+    def nominal_fps(self) -> float:
+        return self.options.folder_fps
+
+    def __iter__(self) -> Iterator[Frame]:
+        period = 1.0 / self.options.folder_fps
+        first = round(self.options.start_s / period)
+        for index, path in enumerate(self.files):
+            if index < first:
+                continue
+            t = index * period
+            if self._limits_reached(t):
+                return
+            image = read_image(path)
+            if image is None:
+                self.stats.skipped += 1
+                log.warning("%s: not a readable image, skipped", path)
+                continue
+            self.stats.frames += 1
+            yield Frame(image=image, timestamp_s=t, index=index)
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """Read an image as 3-channel BGR, or None when it cannot be decoded."""
+    with _quiet_opencv():
+        data = np.fromfile(str(path), dtype=np.uint8)
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return image
+
+
+def open_source(spec: str, options: SourceOptions | None = None) -> FrameSource:
+    """Open a source from a command-line string: a camera index, a folder, or a video file."""
+    if spec.isdigit():
+        return CameraSource(int(spec), options)
+    path = Path(spec)
+    if path.is_dir():
+        return ImageFolderSource(path, options)
+    return VideoFileSource(path, options)

@@ -1,0 +1,64 @@
+"""Per-frame state probabilities behind one interface.
+
+The alert engine and every sink see only :class:`~drowsy.contracts.StateProbabilities`; whether
+they came from the CNN ensembles (ONNX Runtime) or from the geometric stand-in below is recorded
+in ``source`` and nowhere else matters.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+from drowsy.contracts import Calibration, FaceObservation, StateProbabilities
+from drowsy.settings import SignalSettings
+
+
+class StateEstimator(Protocol):
+    """Turns a face observation into eye-closed and yawn probabilities."""
+
+    name: str
+
+    def estimate(self, obs: FaceObservation, calibration: Calibration) -> StateProbabilities: ...
+
+    def close(self) -> None: ...
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class GeometricEstimator:
+    """Probabilities from landmark geometry: the eye-aspect ratio relative to this driver's
+    open-eye EAR (learnt in calibration, so narrow eyes and glasses do not read as closed) and
+    the mouth-aspect ratio, each through a logistic ramp."""
+
+    name = "geometric"
+
+    def __init__(self, settings: SignalSettings) -> None:
+        self.settings = settings
+
+    def eye_closed(self, ear: float, ear_open: float | None) -> float:
+        s = self.settings
+        ratio = ear / (ear_open or s.default_ear_open)
+        return _sigmoid((s.closed_ratio - ratio) / s.ear_softness)
+
+    def yawn(self, mar: float) -> float:
+        s = self.settings
+        return _sigmoid((mar - s.yawn_mar) / s.mar_softness)
+
+    def estimate(self, obs: FaceObservation, calibration: Calibration) -> StateProbabilities:
+        if not obs.present or obs.ear_left is None or obs.ear_right is None or obs.mar is None:
+            raise ValueError("estimate() needs an observation with a face")
+        return StateProbabilities(
+            eye_closed_left=self.eye_closed(obs.ear_left, calibration.ear_open),
+            eye_closed_right=self.eye_closed(obs.ear_right, calibration.ear_open),
+            yawn=self.yawn(obs.mar),
+            source=self.name,
+        )
+
+    def close(self) -> None:
+        pass
