@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -91,8 +92,10 @@ def run_source(
     sink: LogSink | None,
     csv_out: FramesCsv | None,
     progress: bool = False,
+    before_frame: Callable[[float], None] | None = None,
 ) -> dict:
-    """Drive one source through the pipeline into the sinks; returns the summary dict."""
+    """Drive one source through the pipeline into the sinks; returns the summary dict.
+    ``before_frame(timestamp_s)`` runs before each frame (the live monitor paces files)."""
     t0 = time.perf_counter()
     frames = face = usable = 0
     first_t = last_t = 0.0
@@ -107,6 +110,8 @@ def run_source(
     )
     with bar:
         for frame in source:
+            if before_frame is not None:
+                before_frame(frame.timestamp_s)
             r = pipeline.process(frame)
             if frames == 0:
                 first_t = frame.timestamp_s
@@ -195,7 +200,8 @@ def _calibration_dict(pipeline: Pipeline) -> dict:
         "done": c.done,
         "neutral_yaw": round(c.neutral_yaw, 2),
         "neutral_pitch": round(c.neutral_pitch, 2),
-        "ear_open": None if c.ear_open is None else round(c.ear_open, 4),
+        "ear_open_left": None if c.ear_open_left is None else round(c.ear_open_left, 4),
+        "ear_open_right": None if c.ear_open_right is None else round(c.ear_open_right, 4),
         "samples": c.samples,
     }
 

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="monitor a camera live (the built-in sample when none)")
     p.add_argument("--source", default=None, help="camera index, video file or image folder")
     p.add_argument("--seconds", type=float, default=None, help="stop after this much video time")
+    p.add_argument("--fast", action="store_true", help="process files as fast as possible")
     _common(p)
 
     p = sub.add_parser("analyze", help="analyse recorded videos into signals, events, summary")
@@ -198,7 +199,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from drowsy.live import run_live
 
-    return run_live(args.source, _settings(args), args.seconds, quiet=args.quiet)
+    return run_live(args.source, _settings(args), args.seconds, fast=args.fast)
 
 
 COMMANDS = {

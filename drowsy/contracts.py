@@ -103,7 +103,8 @@ class Calibration:
     neutral_pitch: float = 0.0
     gaze_yaw: float = 0.0
     gaze_pitch: float = 0.0
-    ear_open: float | None = None
+    ear_open_left: float | None = None
+    ear_open_right: float | None = None
     done: bool = False
     samples: int = 0
 

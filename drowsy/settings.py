@@ -73,10 +73,12 @@ class CalibrationSettings(_Section):
 
 class SignalSettings(_Section):
     default_ear_open: float = Field(0.28, gt=0, lt=1, description="open-eye EAR before calibration")
+    # 0.55 chosen on the hand-labelled dev video webcam_glasses_3 only (frame F1 0.88 vs 0.65 at
+    # 0.6); the other labelled videos are kept for testing.
     closed_ratio: float = Field(
-        0.6, gt=0, lt=1, description="eyes count as closed below this fraction of the open EAR"
+        0.55, gt=0, lt=1, description="eyes count as closed below this fraction of the open EAR"
     )
-    ear_softness: float = Field(0.06, gt=0, description="width of the EAR->probability ramp")
+    ear_softness: float = Field(0.05, gt=0, description="width of the EAR->probability ramp")
     yawn_mar: float = Field(0.6, gt=0, description="MAR at which a yawn is 50% likely")
     mar_softness: float = Field(0.08, gt=0)
     closed_threshold: float = Field(0.5, gt=0, lt=1, description="probability that means closed")

@@ -20,14 +20,15 @@ log = logging.getLogger(__name__)
 class Calibrator:
     """Collects usable frames during the first ``duration_s`` seconds (of face time) and then
     freezes the reference. Robust statistics ignore blinks and glances: the median pose and
-    the 75th percentile of EAR (the eyes are open most of the time)."""
+    the 75th percentile of each eye's EAR (eyes are open most of the time; the two eyes differ
+    in a face turned slightly or behind a lens, so each gets its own)."""
 
     def __init__(self, settings: CalibrationSettings) -> None:
         self.settings = settings
         self._yaw: list[float] = []
         self._pitch: list[float] = []
         self._gaze: list[tuple[float, float]] = []
-        self._ear: list[float] = []
+        self._ear: list[tuple[float, float]] = []  # (left, right)
         self._first_t: float | None = None
         self.result = Calibration(done=settings.duration_s == 0)
 
@@ -47,7 +48,7 @@ class Calibrator:
             self._yaw.append(obs.pose.yaw)
             self._pitch.append(obs.pose.pitch)
             self._gaze.append((obs.gaze.yaw, obs.gaze.pitch))
-            self._ear.append(0.5 * (obs.ear_left + obs.ear_right))
+            self._ear.append((obs.ear_left, obs.ear_right))
         if (
             self._first_t is not None
             and timestamp_s - self._first_t >= self.settings.duration_s
@@ -76,7 +77,8 @@ class Calibrator:
             neutral_pitch=pitch,
             gaze_yaw=gaze_yaw,
             gaze_pitch=gaze_pitch,
-            ear_open=float(np.percentile(self._ear, 75)),
+            ear_open_left=float(np.percentile([e[0] for e in self._ear], 75)),
+            ear_open_right=float(np.percentile([e[1] for e in self._ear], 75)),
             done=True,
             samples=len(self._ear),
         )

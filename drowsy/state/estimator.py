@@ -54,8 +54,8 @@ class GeometricEstimator:
         if not obs.present or obs.ear_left is None or obs.ear_right is None or obs.mar is None:
             raise ValueError("estimate() needs an observation with a face")
         return StateProbabilities(
-            eye_closed_left=self.eye_closed(obs.ear_left, calibration.ear_open),
-            eye_closed_right=self.eye_closed(obs.ear_right, calibration.ear_open),
+            eye_closed_left=self.eye_closed(obs.ear_left, calibration.ear_open_left),
+            eye_closed_right=self.eye_closed(obs.ear_right, calibration.ear_open_right),
             yawn=self.yawn(obs.mar),
             source=self.name,
         )
