@@ -9,6 +9,7 @@ degrade monitoring. The rendered file is cached in the user's cache dir.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -76,6 +77,7 @@ def close_eyes(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+@lru_cache(maxsize=1)
 def _face_images() -> tuple[np.ndarray, np.ndarray]:
     from drowsy.settings import Settings
     from drowsy.vision.tracker import FaceTracker, TrackerOptions
@@ -89,10 +91,10 @@ def _face_images() -> tuple[np.ndarray, np.ndarray]:
     return portrait, close_eyes(portrait, obs.landmarks)
 
 
-def _state_at(t: float) -> tuple[float, float]:
+def _state_at(t: float, script: tuple[SampleEvent, ...]) -> tuple[float, float]:
     """(eye closure 0..1, horizontal shift of the face in frame widths) at time t."""
     closure, shift = 0.0, 0.0
-    for ev in SAMPLE_SCRIPT:
+    for ev in script:
         if ev.kind == "closure" and ev.start_s <= t < ev.end_s:
             closure = 1.0
         elif ev.kind == "away":
@@ -103,28 +105,34 @@ def _state_at(t: float) -> tuple[float, float]:
     return closure, shift
 
 
-def render_sample(path: Path) -> Path:
-    """Render the sample video (MJPG AVI, 640x480 at 15 fps) to ``path``."""
+def render_video(
+    path: Path,
+    script: tuple[SampleEvent, ...] = SAMPLE_SCRIPT,
+    seconds: float = SAMPLE_SECONDS,
+    fps: float = FPS,
+    size: tuple[int, int] = SIZE,
+) -> Path:
+    """Render a scripted video (MJPG AVI) to ``path``; the default is the built-in sample."""
     open_img, closed_img = _face_images()
     face_box = (slice(10, 290), slice(95, 355))  # the astronaut's head and shoulders
-    w, h = SIZE
+    w, h = size
+    zoom = 1.3 * h / 480
     rng = np.random.default_rng(SAMPLE_VERSION)
     background = np.full((h, w, 3), (70, 80, 90), np.uint8)
     cv2.rectangle(background, (0, 0), (w, 120), (160, 150, 140), -1)  # a bright cabin roof
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part.avi")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
     if not writer.isOpened():
         raise UserError(f"cannot write the sample video to {tmp}")
-    n = int(SAMPLE_SECONDS * FPS)
-    for i in range(n):
-        t = i / FPS
-        closure, shift = _state_at(t)
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        closure, shift = _state_at(t, script)
         face = open_img if closure < 0.5 else closed_img
-        patch = cv2.resize(face[face_box], None, fx=1.3, fy=1.3, interpolation=cv2.INTER_LINEAR)
+        patch = cv2.resize(face[face_box], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_AREA)
         ph, pw = patch.shape[:2]
         x = int((w - pw) / 2 + 4 * np.sin(t * 0.9) + shift * (w + pw) / 2 + 0.5)
-        y = int(h - ph - 4 + 3 * np.sin(t * 1.3))
+        y = max(0, int(h - ph - 4 + 3 * np.sin(t * 1.3)))
         frame = background.copy()
         xs, xe = max(0, x), min(w, x + pw)
         if xe > xs:
@@ -141,5 +149,5 @@ def sample_video(cache_dir: Path | None = None) -> Path:
     folder = cache_dir or Path(platformdirs.user_cache_dir("drowsy"))
     path = folder / f"sample-v{SAMPLE_VERSION}.avi"
     if not path.exists():
-        render_sample(path)
+        render_video(path)
     return path

@@ -1,0 +1,65 @@
+"""Small generated fixtures: frames, videos and signal sequences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from drowsy.contracts import FrameSignals
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 15.0) -> Path:
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    assert writer.isOpened()
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
+def blank_frames(n: int, size: tuple[int, int] = (160, 120)) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    w, h = size
+    return [rng.integers(90, 110, (h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def signals_at(
+    t: float,
+    index: int,
+    *,
+    closed: float = 0.0,
+    yawn: float = 0.0,
+    on_road: bool | None = True,
+    usable: bool = True,
+) -> FrameSignals:
+    return FrameSignals(
+        index=index,
+        timestamp_s=t,
+        face_present=usable,
+        usable=usable,
+        eye_closed_left=closed if usable else None,
+        eye_closed_right=closed if usable else None,
+        yawn=yawn if usable else None,
+        ear=0.3,
+        mar=0.1,
+        yaw=0.0,
+        pitch=0.0,
+        roll=0.0,
+        gaze_yaw=0.0 if on_road else 40.0,
+        gaze_pitch=0.0,
+        on_road=on_road if usable else None,
+        iod_px=60.0,
+        sharpness=100.0,
+        brightness=120.0,
+        calibrated=True,
+        probability_source="test",
+    )
+
+
+def sequence(seconds: float, fps: float, state: Callable[[float], dict]) -> list[FrameSignals]:
+    """Signals at ``fps`` for ``seconds``; ``state(t)`` gives the keyword overrides."""
+    return [signals_at(i / fps, i, **state(i / fps)) for i in range(int(round(seconds * fps)))]

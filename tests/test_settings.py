@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from drowsy.errors import UserError
+from drowsy.settings import (
+    Settings,
+    apply_override,
+    default_log_path,
+    default_settings_path,
+    load_settings,
+    save_settings,
+)
+
+
+def test_defaults_are_the_regulatory_numbers():
+    a = Settings().alerts
+    assert (a.microsleep_s, a.sleep_s, a.unresponsive_s) == (1.0, 3.0, 6.0)
+    assert (a.perclos_window_s, a.perclos_threshold) == (60.0, 0.15)
+    assert (a.distraction_s, a.vats_off_road_s, a.vats_window_s) == (3.0, 10.0, 30.0)
+    assert a.degraded_s == 10.0
+    assert (a.yawn_count, a.yawn_window_s, a.yawn_min_s) == (3, 300.0, 2.0)
+
+
+def test_override_parses_values_and_validates():
+    s = apply_override(Settings(), "alerts.sleep_s=2.5")
+    assert s.alerts.sleep_s == 2.5
+    s = apply_override(s, "log.snapshots=true")
+    assert s.log.snapshots is True
+    with pytest.raises(UserError, match="greater than 0"):
+        apply_override(s, "alerts.microsleep_s=-1")
+    with pytest.raises(UserError, match="unknown setting"):
+        apply_override(s, "alerts.nonsense=1")
+    with pytest.raises(UserError, match="section.key=value"):
+        apply_override(s, "sleep_s=2")
+    with pytest.raises(UserError, match="microsleep_s < sleep_s"):
+        apply_override(s, "alerts.sleep_s=0.5")
+
+
+def test_settings_file_round_trip(tmp_path):
+    path = tmp_path / "settings.toml"
+    s = apply_override(Settings(), "gaze.yaw_limit_deg=30")
+    save_settings(s, path)
+    assert load_settings(path) == s
+    assert load_settings(path, ["alerts.distraction_s=4"]).alerts.distraction_s == 4
+
+
+def test_default_paths_live_in_user_dirs(isolated_user_dirs):
+    assert str(default_settings_path()).startswith(str(isolated_user_dirs))
+    assert str(default_log_path(Settings())).startswith(str(isolated_user_dirs))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[alerts\nsleep_s = 1", "not readable TOML"),
+        ("[alerts]\nsleep_s = 'soon'", "alerts.sleep_s"),
+        ("[nonsense]\nx = 1", "nonsense"),
+    ],
+)
+def test_bad_settings_file_is_a_clear_error(tmp_path, text, message):
+    path = tmp_path / "settings.toml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=message):
+        load_settings(path)

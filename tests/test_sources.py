@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from drowsy.errors import SourceError
+from drowsy.sources import (
+    CameraSource,
+    ImageFolderSource,
+    SourceOptions,
+    VideoFileSource,
+    _MonotonicClock,
+    open_source,
+)
+from tests.helpers import blank_frames, write_video
+
+
+@pytest.fixture
+def video(tmp_path):
+    return write_video(tmp_path / "clip.avi", blank_frames(45), fps=15)
+
+
+def test_video_frames_have_increasing_timestamps_from_the_container(video):
+    with VideoFileSource(video) as src:
+        frames = list(src)
+    assert len(frames) == 45
+    ts = [f.timestamp_s for f in frames]
+    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+    assert ts[1] == pytest.approx(1 / 15, abs=1e-3)
+    assert [f.index for f in frames] == list(range(45))
+    assert not src.stats.truncated
+
+
+def test_start_end_and_max_frames(video):
+    with VideoFileSource(video, SourceOptions(start_s=1.0, end_s=2.0)) as src:
+        frames = list(src)
+    assert frames[0].timestamp_s == pytest.approx(1.0, abs=0.07)
+    assert frames[-1].timestamp_s < 2.0
+    assert 14 <= len(frames) <= 16
+    with VideoFileSource(video, SourceOptions(max_frames=5)) as src:
+        assert len(list(src)) == 5
+
+
+def test_bad_source_options_are_rejected():
+    with pytest.raises(SourceError, match="end time"):
+        SourceOptions(start_s=5, end_s=2)
+    with pytest.raises(SourceError, match="max frames"):
+        SourceOptions(max_frames=0)
+
+
+def test_clock_repairs_timestamps_that_do_not_increase():
+    clock = _MonotonicClock(0.1)
+    got = [clock.next(t) for t in (0.0, 0.1, 0.1, None, 0.15, 0.5)]
+    assert got == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    assert clock.repaired == 3
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p, "no such file"),
+        (lambda p: (p.write_bytes(b""), p)[1], "empty"),
+        (lambda p: (p.write_text("this is not a video\n" * 50), p)[1], "decode"),
+    ],
+    ids=["missing", "empty", "text-named-mp4"],
+)
+def test_unusable_files_give_clear_errors(tmp_path, make, message):
+    path = make(tmp_path / "bad.mp4")
+    with pytest.raises(SourceError, match=message) as info:
+        VideoFileSource(path)
+    assert str(path) in str(info.value)
+
+
+def test_video_with_zero_frames(tmp_path):
+    path = tmp_path / "empty.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15, (64, 48))
+    writer.release()
+    with pytest.raises(SourceError, match=r"(no decodable frames|empty|decode)"):
+        VideoFileSource(path)
+
+
+def test_truncated_video_yields_what_decodes_and_says_so(tmp_path, caplog):
+    path = write_video(tmp_path / "full.avi", blank_frames(60), fps=15)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    with VideoFileSource(cut) as src:
+        frames = list(src)
+    assert 10 < len(frames) < 60
+    assert src.stats.truncated
+    assert "truncated" in caplog.text
+
+
+def test_image_folder_skips_unreadable_images_and_counts_them(tmp_path, caplog):
+    for i, frame in enumerate(blank_frames(3)):
+        cv2.imwrite(str(tmp_path / f"{i:03d}.png"), frame)
+    (tmp_path / "001b.jpg").write_bytes(b"not an image")
+    with ImageFolderSource(tmp_path, SourceOptions(folder_fps=10)) as src:
+        frames = list(src)
+    assert len(frames) == 3
+    assert src.stats.skipped == 1
+    assert "001b.jpg" in caplog.text
+    assert [f.timestamp_s for f in frames] == pytest.approx([0.0, 0.1, 0.3])
+
+
+def test_empty_folder_is_an_error(tmp_path):
+    with pytest.raises(SourceError, match="no image files"):
+        ImageFolderSource(tmp_path)
+
+
+def test_absent_camera_is_a_clear_error(capfd):
+    with pytest.raises(SourceError, match="camera 97 could not be opened"):
+        CameraSource(97)
+    assert capfd.readouterr().err == ""  # OpenCV's own backend warnings are kept quiet
+
+
+def test_open_source_dispatches(tmp_path, video):
+    assert isinstance(open_source(str(video)), VideoFileSource)
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    assert isinstance(open_source(str(tmp_path)), ImageFolderSource)
