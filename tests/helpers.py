@@ -62,4 +62,4 @@ def signals_at(
 
 def sequence(seconds: float, fps: float, state: Callable[[float], dict]) -> list[FrameSignals]:
     """Signals at ``fps`` for ``seconds``; ``state(t)`` gives the keyword overrides."""
-    return [signals_at(i / fps, i, **state(i / fps)) for i in range(int(round(seconds * fps)))]
+    return [signals_at(i / fps, i, **state(i / fps)) for i in range(round(seconds * fps))]

@@ -38,7 +38,7 @@ def test_long_blink_between_half_and_one_second_is_not_an_alert(settings):
 
 
 def test_microsleep_fires_once_one_second_into_a_closure(settings):
-    _, updates, raised = run(settings, sequence(10, 30, closure(2.0, 3.5)))
+    _, _updates, raised = run(settings, sequence(10, 30, closure(2.0, 3.5)))
     assert [a.kind for a in raised] == [AlertKind.MICROSLEEP]
     ms = raised[0]
     assert 1.0 <= ms.start_s - 2.0 <= 1.05

@@ -31,7 +31,7 @@ def test_override_parses_values_and_validates():
         apply_override(s, "alerts.microsleep_s=-1")
     with pytest.raises(UserError, match="unknown setting"):
         apply_override(s, "alerts.nonsense=1")
-    with pytest.raises(UserError, match="section.key=value"):
+    with pytest.raises(UserError, match=r"section\.key=value"):
         apply_override(s, "sleep_s=2")
     with pytest.raises(UserError, match="microsleep_s < sleep_s"):
         apply_override(s, "alerts.sleep_s=0.5")

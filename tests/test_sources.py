@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
@@ -26,7 +28,7 @@ def test_video_frames_have_increasing_timestamps_from_the_container(video):
         frames = list(src)
     assert len(frames) == 45
     ts = [f.timestamp_s for f in frames]
-    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(ts))
     assert ts[1] == pytest.approx(1 / 15, abs=1e-3)
     assert [f.index for f in frames] == list(range(45))
     assert not src.stats.truncated
