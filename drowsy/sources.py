@@ -8,6 +8,7 @@ meet (variable frame rate webcams, 6 fps recordings) make frame counting wrong.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,10 @@ from drowsy.contracts import Frame
 from drowsy.errors import SourceError
 
 log = logging.getLogger(__name__)
+
+# FFmpeg inside OpenCV prints demuxer complaints ("moov atom not found") straight to stderr;
+# we turn every such failure into our own one-line error instead. Read when the backend starts.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})

@@ -37,3 +37,24 @@ def need_shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def face_video(sample_cache: Path) -> Path:
+    """14 s, 320x240 at 10 fps: blinks, a 1.6 s closure at 11 s (a microsleep)."""
+    from drowsy.sample import SampleEvent, render_video
+
+    script = (
+        SampleEvent("closure", 3.0, 3.2),
+        SampleEvent("closure", 6.0, 6.2),
+        SampleEvent("closure", 11.0, 12.6),
+    )
+    return render_video(sample_cache / "face.avi", script, seconds=14, fps=10, size=(320, 240))
+
+
+@pytest.fixture(scope="session")
+def no_face_video(sample_cache: Path) -> Path:
+    """12 s of an empty cabin at 10 fps: nothing to track."""
+    from tests.helpers import blank_frames, write_video
+
+    return write_video(sample_cache / "empty_cabin.avi", blank_frames(120), fps=10)

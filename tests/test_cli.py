@@ -1,0 +1,194 @@
+"""The command line: analyze, log, settings; bad input is one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from drowsy.cli import main
+
+SUMMARY_KEYS = {
+    "frames",
+    "duration_s",
+    "face_found_rate",
+    "blinks",
+    "blink_rate_per_min",
+    "mean_blink_duration_s",
+    "perclos_max",
+    "alerts_by_kind",
+    "processing_fps",
+}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "drowsy", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_analyze_writes_three_files_and_logs_a_session(tmp_path, face_video, capsys):
+    log = tmp_path / "log.sqlite"
+    code = main(["analyze", str(face_video), "--out", str(tmp_path / "out"), "--log", str(log)])
+    assert code == 0
+    folder = tmp_path / "out" / face_video.stem
+    rows = list(csv.DictReader((folder / "frames.csv").open()))
+    assert len(rows) == 140  # one row per decoded frame
+    assert {
+        "eye_closed_left",
+        "eye_closed_right",
+        "yawn",
+        "ear",
+        "mar",
+        "yaw",
+        "pitch",
+        "roll",
+        "gaze_yaw",
+        "gaze_pitch",
+        "on_road",
+        "face_present",
+        "perclos",
+    } <= set(rows[0])
+    summary = json.loads((folder / "summary.json").read_text())
+    assert set(summary) >= SUMMARY_KEYS
+    assert summary["frames"] == 140 and summary["face_found_rate"] > 0.95
+    assert summary["blinks"] == 2
+    events = json.loads((folder / "events.json").read_text())
+    assert [a["kind"] for a in events["alerts"]] == ["microsleep"]
+    assert 12.0 <= events["alerts"][0]["start_s"] <= 12.2
+    assert "1 microsleep" not in capsys.readouterr().err
+
+    assert main(["log", "list", "--log", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "microsleep" in out and "face.avi" in out
+    assert main(["log", "show", "1", "--log", str(log)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["kind"] == "microsleep" and shown["duration_s"] > 0.5
+    assert (
+        main(["log", "export", "--format", "json", "--kind", "microsleep", "--log", str(log)]) == 0
+    )
+    assert len(json.loads(capsys.readouterr().out)) == 1
+    assert main(["log", "export", "--format", "csv", "--level", "critical", "--log", str(log)]) == 0
+    assert capsys.readouterr().out.strip().count("\n") == 0  # header only
+
+
+def test_no_face_anywhere_runs_and_reports_degraded_monitoring(tmp_path, no_face_video):
+    out = tmp_path / "out"
+    code = main(["analyze", str(no_face_video), "--out", str(out), "--log", str(tmp_path / "l.db")])
+    assert code == 0
+    summary = json.loads((out / no_face_video.stem / "summary.json").read_text())
+    assert summary["face_found_rate"] == 0
+    assert summary["alerts_by_kind"] == {"monitoring_degraded": 1}
+
+
+def test_several_videos_in_parallel(tmp_path, face_video, no_face_video):
+    out = tmp_path / "out"
+    code = main(
+        [
+            "analyze",
+            str(face_video),
+            str(no_face_video),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--log",
+            str(tmp_path / "l.db"),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    assert (out / face_video.stem / "summary.json").exists()
+    assert (out / no_face_video.stem / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no such file"), (b"", "empty"), (b"hello\n" * 99, "OpenCV can decode")],
+    ids=["missing", "empty", "text-named-mp4"],
+)
+def test_bad_video_is_one_line_error(tmp_path, content, message):
+    path = tmp_path / "bad.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    result = run_cli(
+        "analyze", str(path), "--out", str(tmp_path / "o"), "--log", str(tmp_path / "l.db")
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_one_bad_video_among_good_ones_exits_one(tmp_path, no_face_video):
+    code = main(
+        [
+            "analyze",
+            str(no_face_video),
+            str(tmp_path / "gone.mp4"),
+            "--out",
+            str(tmp_path / "o"),
+            "--log",
+            str(tmp_path / "l.db"),
+            "-q",
+        ]
+    )
+    assert code == 1
+    assert (tmp_path / "o" / no_face_video.stem / "frames.csv").exists()
+
+
+def test_unwritable_out_and_log_paths(tmp_path, no_face_video):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    result = run_cli("analyze", str(no_face_video), "--out", str(blocker / "out"))
+    assert result.returncode == 2 and "cannot write to output folder" in result.stderr
+    result = run_cli(
+        "analyze",
+        str(no_face_video),
+        "--out",
+        str(tmp_path / "o"),
+        "--log",
+        str(blocker / "log.sqlite"),
+    )
+    assert result.returncode == 2 and "alert log" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_corrupt_log_is_a_clear_error_and_not_overwritten(tmp_path, no_face_video):
+    log = tmp_path / "log.sqlite"
+    log.write_bytes(b"garbage" * 1000)
+    result = run_cli("analyze", str(no_face_video), "--out", str(tmp_path / "o"), "--log", str(log))
+    assert result.returncode == 2
+    assert "not a readable drowsy log" in result.stderr and "Traceback" not in result.stderr
+    assert log.read_bytes() == b"garbage" * 1000
+    result = run_cli("log", "list", "--log", str(log))
+    assert result.returncode == 2 and "not a readable drowsy log" in result.stderr
+
+
+def test_bad_setting_override_is_rejected(tmp_path, no_face_video):
+    result = run_cli(
+        "analyze", str(no_face_video), "--out", str(tmp_path / "o"), "--set", "alerts.sleep_s=-3"
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: override") and "Traceback" not in result.stderr
+
+
+def test_settings_save_and_show(tmp_path, capsys):
+    cfg = tmp_path / "settings.toml"
+    assert main(["settings", "save", "--config", str(cfg), "--set", "alerts.sleep_s=2.5"]) == 0
+    capsys.readouterr()
+    assert main(["settings", "show", "--config", str(cfg)]) == 0
+    assert "sleep_s = 2.5" in capsys.readouterr().out
+
+
+def test_run_without_camera_uses_the_built_in_sample(tmp_path, face_video, monkeypatch, capsys):
+    import drowsy.live
+
+    monkeypatch.setattr(drowsy.live, "sample_video", lambda: face_video)
+    assert main(["run", "--fast", "--log", str(tmp_path / "l.db")]) == 0
+    out = capsys.readouterr().out
+    assert "no camera found" in out
+    assert "ALERT WARNING  microsleep" in out

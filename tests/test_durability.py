@@ -1,0 +1,67 @@
+"""DESIGN.md reliability: a killed process leaves a readable log with every alert raised."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from drowsy.sample import SampleEvent, render_video
+
+
+def count_alerts(path) -> list[tuple]:
+    if not path.exists():
+        return []
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            return db.execute("SELECT id, kind, end_s FROM alerts ORDER BY id").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return []  # created but schema not there yet
+
+
+def test_sigkill_mid_run_keeps_every_raised_alert(tmp_path, sample_cache):
+    # the face leaves for 12 s every 24 s: a monitoring-degraded alert each time
+    script = tuple(SampleEvent("away", 2.0 + 24 * k, 14.0 + 24 * k) for k in range(8))
+    video = render_video(sample_cache / "away.avi", script, seconds=190, fps=10, size=(320, 240))
+    log = tmp_path / "log.sqlite"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "drowsy",
+            "analyze",
+            str(video),
+            "--out",
+            str(tmp_path / "o"),
+            "--log",
+            str(log),
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    seen: list[tuple] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        seen = count_alerts(log)
+        if len(seen) >= 2:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "analysis finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+
+    db = sqlite3.connect(log)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = db.execute("SELECT id, kind, end_s FROM alerts ORDER BY id").fetchall()
+    assert len(rows) >= len(seen) >= 2
+    assert {r[1] for r in rows} == {"monitoring_degraded"}
+    assert rows[0][2] is not None  # the first one had ended, and its end was committed too
+    assert db.execute("SELECT ended_at FROM sessions").fetchone()[0] is None  # killed mid-run
