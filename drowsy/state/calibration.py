@@ -49,13 +49,25 @@ class Calibrator:
             self._pitch.append(obs.pose.pitch)
             self._gaze.append((obs.gaze.yaw, obs.gaze.pitch))
             self._ear.append((obs.ear_left, obs.ear_right))
+        enough = len(self._ear) >= self.settings.min_samples
         if (
-            self._first_t is not None
+            enough
+            and self._first_t is not None
             and timestamp_s - self._first_t >= self.settings.duration_s
-            and len(self._ear) >= self.settings.min_samples
         ):
             self.result = self._finish()
+        elif enough and usable:
+            # Eye baselines are usable early (blinks in the first seconds count too); the
+            # neutral gaze is not, so distraction rules keep waiting for ``done``.
+            left, right = self._ear_open()
+            self.result = Calibration(
+                ear_open_left=left, ear_open_right=right, samples=len(self._ear)
+            )
         return self.result
+
+    def _ear_open(self) -> tuple[float, float]:
+        ears = np.asarray(self._ear)
+        return float(np.percentile(ears[:, 0], 75)), float(np.percentile(ears[:, 1], 75))
 
     def _finish(self) -> Calibration:
         yaw, pitch = float(np.median(self._yaw)), float(np.median(self._pitch))
@@ -72,13 +84,14 @@ class Calibrator:
                 limit,
             )
             yaw = pitch = gaze_yaw = gaze_pitch = 0.0
+        left, right = self._ear_open()
         return Calibration(
             neutral_yaw=yaw,
             neutral_pitch=pitch,
             gaze_yaw=gaze_yaw,
             gaze_pitch=gaze_pitch,
-            ear_open_left=float(np.percentile([e[0] for e in self._ear], 75)),
-            ear_open_right=float(np.percentile([e[1] for e in self._ear], 75)),
+            ear_open_left=left,
+            ear_open_right=right,
             done=True,
             samples=len(self._ear),
         )
