@@ -173,7 +173,8 @@ def analyze_video(path: Path, out_dir: Path, opts: AnalyzeOptions) -> dict:
             truncated=source.stats.truncated,
             calibration=_calibration_dict(pipeline),
             models=pipeline.model_versions,
-            execution_provider="none (geometric estimate, no ONNX model loaded)",
+            probability_source=pipeline.estimator.name,
+            execution_provider=pipeline.provider,
             session_id=session,
             log=str(opts.log_path),
         )

@@ -18,7 +18,7 @@ from drowsy.contracts import (
 )
 from drowsy.settings import Settings
 from drowsy.state.calibration import Calibrator
-from drowsy.state.estimator import GeometricEstimator, StateEstimator
+from drowsy.state.estimator import StateEstimator, make_estimator
 from drowsy.state.signals import build_signals
 from drowsy.vision.tracker import FaceTracker, TrackerOptions
 
@@ -47,13 +47,17 @@ class Pipeline:
         self.tracker = FaceTracker(
             TrackerOptions(settings.tracker, settings.quality, settings.gaze, static_images)
         )
-        self.estimator = estimator or GeometricEstimator(settings.signals)
+        self.estimator = estimator or make_estimator(settings)
         self.calibrator = Calibrator(settings.calibration)
         self.engine = AlertEngine(settings.alerts, settings.signals)
 
     @property
     def model_versions(self) -> dict[str, str]:
-        return {"state": self.estimator.name, "temporal": "none"}
+        return {**self.estimator.versions(), "temporal": "none"}
+
+    @property
+    def provider(self) -> str:
+        return self.estimator.provider
 
     def __enter__(self) -> Pipeline:
         return self

@@ -152,6 +152,13 @@ class LogSettings(_Section):
 
 
 class RuntimeSettings(_Section):
+    estimator: Literal["auto", "cnn", "geometric"] = Field(
+        "auto", description="auto: the CNN ensembles when models are present, else geometric"
+    )
+    models_dir: str | None = Field(None, description="default: the models/ folder of drowsy")
+    voting: Literal["auto", "hard", "soft", "weighted"] = Field(
+        "auto", description="auto: the default the model card chose"
+    )
     provider: Literal["auto", "tensorrt", "cuda", "cpu"] = "auto"
     threads: int = Field(0, ge=0, le=64, description="0 lets ONNX Runtime decide")
 

@@ -7,19 +7,26 @@ in ``source`` and nowhere else matters.
 
 from __future__ import annotations
 
+import logging
 import math
+from pathlib import Path
 from typing import Protocol
 
 from drowsy.contracts import Calibration, FaceObservation, StateProbabilities
-from drowsy.settings import SignalSettings
+from drowsy.settings import Settings, SignalSettings
+
+log = logging.getLogger(__name__)
 
 
 class StateEstimator(Protocol):
     """Turns a face observation into eye-closed and yawn probabilities."""
 
     name: str
+    provider: str  # execution provider in use ("none" when no network runs)
 
     def estimate(self, obs: FaceObservation, calibration: Calibration) -> StateProbabilities: ...
+
+    def versions(self) -> dict[str, str]: ...
 
     def close(self) -> None: ...
 
@@ -37,6 +44,7 @@ class GeometricEstimator:
     the mouth-aspect ratio, each through a logistic ramp."""
 
     name = "geometric"
+    provider = "none"
 
     def __init__(self, settings: SignalSettings) -> None:
         self.settings = settings
@@ -60,5 +68,27 @@ class GeometricEstimator:
             source=self.name,
         )
 
+    def versions(self) -> dict[str, str]:
+        return {"state": self.name}
+
     def close(self) -> None:
         pass
+
+
+def make_estimator(settings: Settings) -> StateEstimator:
+    """The CNN ensembles when their models are present (or required), else the geometric
+    estimate, with a warning when the fallback was not asked for."""
+    rt = settings.runtime
+    if rt.estimator == "geometric":
+        return GeometricEstimator(settings.signals)
+    from drowsy.inference.ensemble import DEFAULT_MODELS_DIR, CnnEstimator
+    from drowsy.inference.onnx_model import ModelError
+
+    folder = Path(rt.models_dir).expanduser() if rt.models_dir else DEFAULT_MODELS_DIR
+    present = all((folder / t / "ensemble.json").is_file() for t in ("eyes", "yawn"))
+    if not present:
+        if rt.estimator == "cnn":
+            raise ModelError(f"no eye and yawn ensembles in {folder}")
+        log.warning("no models in %s: using the geometric estimate", folder)
+        return GeometricEstimator(settings.signals)
+    return CnnEstimator(folder, rt.provider, rt.threads, rt.voting)

@@ -1,0 +1,1 @@
+"""Model inference in ONNX Runtime (no torch): model wrapper, ensemble voting, estimators."""

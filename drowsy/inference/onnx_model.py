@@ -1,0 +1,165 @@
+"""One wrapper over ``onnxruntime.InferenceSession`` for every network the runtime runs.
+
+It reads the model's own metadata (input size, classes, normalisation, crop regions) instead of
+hard-coding them, verifies the SHA-256 file shipped beside the model, picks execution providers
+quietly (TensorRT, then CUDA, then CPU: asking for CUDA on a machine without a GPU makes
+onnxruntime-gpu print errors, so we only ask for what can work), and warms up at load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from drowsy.errors import UserError
+
+log = logging.getLogger(__name__)
+
+REQUIRED_KEYS = ("drowsy_format", "task", "classes", "input_size", "normalisation", "version")
+
+
+class ModelError(UserError):
+    """A model file that is missing, corrupt or not what the runtime expects."""
+
+
+def _gpu_present() -> bool:
+    """CUDA providers are only worth asking for when the driver library can be loaded."""
+    import ctypes
+
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def choose_providers(preference: str = "auto") -> list[str]:
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    if preference == "cpu":
+        return ["CPUExecutionProvider"]
+    wanted = {
+        "auto": ["TensorrtExecutionProvider", "CUDAExecutionProvider"],
+        "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider"],
+        "cuda": ["CUDAExecutionProvider"],
+    }[preference]
+    gpu = [p for p in wanted if p in available] if _gpu_present() else []
+    if preference != "auto" and not gpu:
+        log.warning("execution provider %s requested but no usable GPU; using CPU", preference)
+    return [*gpu, "CPUExecutionProvider"]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    task: str
+    classes: tuple[str, ...]
+    input_size: int
+    mean: float
+    std: float
+    regions: tuple[str, ...]
+    version: str
+    member: str
+    sha256: str
+    metadata: dict[str, str]
+
+
+class OnnxModel:
+    """A loaded, verified model. ``run(batch)`` returns the named outputs as a dict."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        providers: list[str] | None = None,
+        threads: int = 0,
+        expected_sha256: str | None = None,
+    ) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"model {path}: no such file")
+        digest = file_sha256(path)
+        expected = expected_sha256 or self._checksum_file(path)
+        if digest != expected:
+            raise ModelError(
+                f"model {path}: checksum mismatch (expected {expected}, file has {digest}); "
+                "the file is damaged or was replaced"
+            )
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(
+                str(path), opts, providers=providers or choose_providers()
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"model {path}: not a loadable ONNX model ({exc})") from exc
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        missing = [k for k in REQUIRED_KEYS if k not in meta]
+        if missing:
+            raise ModelError(f"model {path}: metadata lacks {', '.join(missing)}")
+        try:
+            norm = json.loads(meta["normalisation"])
+            self.info = ModelInfo(
+                path=path,
+                task=meta["task"],
+                classes=tuple(json.loads(meta["classes"])),
+                input_size=int(meta["input_size"]),
+                mean=float(norm["mean"]),
+                std=float(norm["std"]),
+                regions=tuple(json.loads(meta.get("crop_regions", "[]"))),
+                version=meta["version"],
+                member=meta.get("member", path.stem),
+                sha256=digest,
+                metadata=meta,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"model {path}: malformed metadata ({exc})") from exc
+        inp = self.session.get_inputs()[0]
+        shape = inp.shape
+        expect = [1, self.info.input_size, self.info.input_size]
+        if len(shape) != 4 or list(shape[1:]) != expect:
+            raise ModelError(
+                f"model {path}: input shape {shape} does not match (batch, "
+                f"{', '.join(map(str, expect))}) from its metadata"
+            )
+        self.input_name = inp.name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        if "probs" not in self.output_names:
+            raise ModelError(f"model {path}: has no 'probs' output")
+        self.provider = self.session.get_providers()[0]
+        self.run(np.zeros((2, 1, self.info.input_size, self.info.input_size), np.float32))
+
+    @staticmethod
+    def _checksum_file(path: Path) -> str:
+        side = path.with_name(path.name + ".sha256")
+        if not side.is_file():
+            raise ModelError(f"model {path}: checksum file {side.name} is missing")
+        text = side.read_text(encoding="utf-8").split()
+        if not text or len(text[0]) != 64:
+            raise ModelError(f"model {path}: checksum file {side.name} is malformed")
+        return text[0]
+
+    def run(self, batch: np.ndarray, outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+        names = outputs or ["probs"]
+        values = self.session.run(names, {self.input_name: batch})
+        return dict(zip(names, values, strict=True))

@@ -1,0 +1,86 @@
+"""Tiny ONNX models built with onnx.helper (no torch), shaped like the exported members."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+META = {
+    "drowsy_format": "1",
+    "task": "eyes",
+    "classes": json.dumps(["open", "closed"]),
+    "input_size": "64",
+    "normalisation": json.dumps({"mean": 0.5, "std": 0.25}),
+    "crop_regions": json.dumps(["left_eye", "right_eye"]),
+    "version": "test",
+}
+
+
+def write_model(
+    path: Path,
+    *,
+    bias: float = 0.0,
+    darkness_weight: float = -4.0,
+    size: int = 64,
+    meta: dict | None = None,
+    checksum: bool = True,
+) -> Path:
+    """probs = softmax([0, darkness_weight * mean(x) + bias]): dark crops read as 'closed'
+    when darkness_weight < 0. Enough to test wiring, metadata and voting."""
+    w = np.array([[0.0], [darkness_weight]], np.float32).T  # (1, 2)
+    b = np.array([0.0, bias], np.float32)
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["input"], ["gap"]),
+        helper.make_node("Flatten", ["gap"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "W", "B"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 1, size, size])],
+        [
+            helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", 2]),
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2]),
+        ],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for k, v in (META if meta is None else meta).items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    if checksum:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
+    return path
+
+
+def write_models_dir(root: Path, voting: str = "soft") -> Path:
+    for task, classes, regions in (
+        ("eyes", ["open", "closed"], ["left_eye", "right_eye"]),
+        ("yawn", ["no_yawn", "yawn"], ["mouth"]),
+    ):
+        folder = root / task
+        folder.mkdir(parents=True, exist_ok=True)
+        members = []
+        for i, bias in enumerate((0.0, 0.5, -0.5)):
+            meta = {
+                **META,
+                "task": task,
+                "classes": json.dumps(classes),
+                "crop_regions": json.dumps(regions),
+                "member": f"m{i}",
+            }
+            write_model(folder / f"m{i}.onnx", bias=bias, meta=meta)
+            members.append({"file": f"m{i}.onnx", "weight": 1.0 + i})
+        (folder / "ensemble.json").write_text(
+            json.dumps({"task": task, "version": "test", "voting": voting, "members": members})
+        )
+    return root

@@ -1,0 +1,125 @@
+"""ONNX Runtime model wrapper, voting, and the CNN estimator in the pipeline (no torch)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from drowsy.inference.ensemble import CnnEstimator, Ensemble
+from drowsy.inference.onnx_model import ModelError, OnnxModel, choose_providers
+from drowsy.inference.voting import vote
+from drowsy.settings import Settings, apply_override
+from drowsy.state.estimator import GeometricEstimator, make_estimator
+from tests.onnx_fixtures import META, write_model, write_models_dir
+
+
+def test_model_reads_its_metadata_and_runs(tmp_path):
+    model = OnnxModel(write_model(tmp_path / "m.onnx"))
+    assert model.info.classes == ("open", "closed")
+    assert model.info.input_size == 64 and model.info.mean == 0.5
+    assert model.provider == "CPUExecutionProvider"
+    dark = np.full((2, 1, 64, 64), -2.0, np.float32)
+    probs = model.run(dark)["probs"]
+    assert probs.shape == (2, 2) and probs[0, 1] > 0.99
+
+
+def test_no_gpu_means_cpu_only_and_no_noise(capfd):
+    assert choose_providers("auto") == ["CPUExecutionProvider"]
+    assert choose_providers("cpu") == ["CPUExecutionProvider"]
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("missing", "no such file"),
+        ("not_onnx", "not a loadable ONNX model"),
+        ("checksum", "checksum mismatch"),
+        ("no_sha", "checksum file"),
+        ("metadata", "metadata lacks task"),
+        ("shape", "input shape"),
+    ],
+)
+def test_bad_model_files_are_named_clearly(tmp_path, damage, message):
+    path = tmp_path / "m.onnx"
+    if damage == "not_onnx":
+        path.write_text("not a model")
+        path.with_name("m.onnx.sha256").write_text(
+            __import__("hashlib").sha256(path.read_bytes()).hexdigest() + "  m.onnx\n"
+        )
+    elif damage == "checksum":
+        write_model(path)
+        path.with_name("m.onnx.sha256").write_text("0" * 64 + "  m.onnx\n")
+    elif damage == "no_sha":
+        write_model(path, checksum=False)
+    elif damage == "metadata":
+        write_model(path, meta={k: v for k, v in META.items() if k != "task"})
+    elif damage == "shape":
+        write_model(path, size=48)
+    with pytest.raises(ModelError, match=message) as info:
+        OnnxModel(path)
+    assert "m.onnx" in str(info.value)
+
+
+def test_voting_modes():
+    a = np.array([[0.9, 0.1], [0.4, 0.6]])
+    b = np.array([[0.6, 0.4], [0.45, 0.55]])
+    c = np.array([[0.2, 0.8], [0.9, 0.1]])
+    soft = vote([a, b, c], "soft")
+    assert soft == pytest.approx(np.array([[1.7 / 3, 1.3 / 3], [1.75 / 3, 1.25 / 3]]))
+    hard = vote([a, b, c], "hard")
+    assert hard.argmax(1).tolist() == [0, 1]  # majorities: open; closed (2 of 3)
+    assert hard.sum(1) == pytest.approx([1, 1])
+    weighted = vote([a, b, c], "weighted", [0, 0, 1])
+    assert weighted == pytest.approx(c)
+    with pytest.raises(ValueError, match="weights"):
+        vote([a, b], "weighted", [1.0])
+
+
+def test_hard_vote_ties_break_on_mean_probability():
+    a = np.array([[0.9, 0.1]])
+    b = np.array([[0.45, 0.55]])
+    assert vote([a, b], "hard").argmax(1).tolist() == [0]
+
+
+def test_ensemble_one_batched_call_per_member(tmp_path):
+    root = write_models_dir(tmp_path)
+    ens = Ensemble(root / "eyes")
+    crops = [np.zeros((64, 64, 3), np.uint8), np.full((64, 64, 3), 255, np.uint8)]
+    out = ens.predict(crops)
+    assert out.probs.shape == (2, 2) and len(out.member_probs) == 3
+    assert out.probs[0, 1] > out.probs[1, 1]  # the dark crop reads as more closed
+    assert ens.voting == "soft"
+
+
+def test_cnn_estimator_drives_the_pipeline(tmp_path, face_video):
+    from drowsy.pipeline import Pipeline
+    from drowsy.sources import VideoFileSource
+
+    root = write_models_dir(tmp_path)
+    settings = apply_override(Settings(), f'runtime.models_dir="{root}"')
+    with Pipeline(settings) as pipe, VideoFileSource(face_video) as src:
+        assert isinstance(pipe.estimator, CnnEstimator)
+        results = [pipe.process(f) for _, f in zip(range(5), src, strict=False)]
+    s = results[-1].signals
+    assert s.probability_source == "cnn"
+    assert 0.0 <= s.eye_closed_left <= 1.0 and 0.0 <= s.yawn <= 1.0
+    assert pipe.model_versions["eyes"] == "test"
+
+
+def test_estimator_fallback_and_requirement(tmp_path, caplog):
+    settings = apply_override(Settings(), f'runtime.models_dir="{tmp_path}"')
+    assert isinstance(make_estimator(settings), GeometricEstimator)
+    assert "using the geometric estimate" in caplog.text
+    strict = apply_override(settings, "runtime.estimator=cnn")
+    with pytest.raises(ModelError, match="no eye and yawn ensembles"):
+        make_estimator(strict)
+
+
+def test_broken_ensemble_spec(tmp_path):
+    root = write_models_dir(tmp_path)
+    (root / "eyes" / "ensemble.json").write_text(json.dumps({"members": []}))
+    with pytest.raises(ModelError, match="malformed"):
+        Ensemble(root / "eyes")

@@ -1,0 +1,232 @@
+"""Every training stage on a tiny generated dataset, in seconds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the training extra is not installed")
+
+from drowsy.inference.onnx_model import OnnxModel  # noqa: E402
+from training.data import CropSet, cew, class_folders, mrl_eye, stratified_fraction  # noqa: E402
+from training.errors import TrainingError  # noqa: E402
+from training.export import export_onnx  # noqa: E402
+from training.models import CropNet  # noqa: E402
+from training.train import (  # noqa: E402
+    FinetuneConfig,
+    PretrainConfig,
+    finetune,
+    load_checkpoint,
+    predict,
+    pretrain,
+)
+
+
+def easy_image(closed: bool, rng: np.random.Generator) -> np.ndarray:
+    """'open': a dark disc (pupil); 'closed': a dark horizontal line (lid)."""
+    img = np.full((64, 64), int(rng.integers(150, 210)), np.uint8)
+    cx, cy = (int(v) for v in rng.integers(24, 40, 2))
+    if closed:
+        cv2.line(img, (cx - 16, cy), (cx + 16, cy), 40, 3)
+    else:
+        cv2.circle(img, (cx, cy), 9, 40, -1)
+    return img
+
+
+def easy_set(n: int, seed: int) -> CropSet:
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    images = np.stack([easy_image(bool(y), rng) for y in labels])
+    return CropSet(images, labels, ("open", "closed"), [f"gen{i}" for i in range(n)])
+
+
+def write_folders(root, n=20, seed=0):
+    data = easy_set(n, seed)
+    for i, (img, y) in enumerate(zip(data.images, data.labels, strict=True)):
+        (root / data.classes[y]).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / data.classes[y] / f"{i}.png"), img)
+    return root
+
+
+def test_finetune_learns_an_easy_task():
+    cfg = FinetuneConfig(steps=40, batch_size=32, lr=3e-3, seed=0)
+    model = finetune(cfg, easy_set(200, 0), None, progress=False)
+    test = easy_set(100, 1)
+    acc = (predict(model, test.images).argmax(1) == test.labels).mean()
+    assert acc >= 0.9
+
+
+@pytest.mark.parametrize("pretext", ["rotation", "inpaint"])
+def test_pretrain_checkpoints_and_resumes(tmp_path, pretext):
+    data = easy_set(64, 0)
+    out = tmp_path / "pt.ckpt"
+    cfg = PretrainConfig(pretext=pretext, steps=3, batch_size=16)
+    report = pretrain(cfg, data, out, progress=False, checkpoint_every=2)
+    assert np.isfinite(report["final_loss"])
+    ckpt = load_checkpoint(out, "pretrain")
+    assert ckpt["step"] == 3 and ckpt["config"]["pretext"] == pretext
+    pretrain(cfg, data, out, progress=False)  # finished: resumes at the end, trains nothing
+    with pytest.raises(TrainingError, match="another config"):
+        pretrain(PretrainConfig(pretext=pretext, steps=5, batch_size=16), data, out, progress=False)
+
+
+def test_frozen_finetune_from_a_backbone_keeps_early_layers(tmp_path):
+    data = easy_set(64, 0)
+    backbone = tmp_path / "pt.ckpt"
+    pretrain(PretrainConfig(steps=2, batch_size=16), data, backbone, progress=False)
+    early = {
+        k: v.clone()
+        for k, v in load_checkpoint(backbone)["model"].items()
+        if k.startswith("backbone.features.0.")
+    }
+    cfg = FinetuneConfig(backbone=str(backbone), mode="frozen", steps=3, batch_size=16)
+    model = finetune(cfg, data, tmp_path / "ft.ckpt", progress=False)
+    state = model.state_dict()
+    for k, v in early.items():
+        assert torch.equal(state[k.removeprefix("backbone.")], v), k
+    wrong = FinetuneConfig(arch="cnn_dw", backbone=str(backbone), steps=1)
+    with pytest.raises(TrainingError, match="backbone is cnn_s"):
+        finetune(wrong, data, None, progress=False)
+
+
+def test_export_metadata_parity_checksum_and_refusal(tmp_path):
+    model = finetune(FinetuneConfig(steps=2, batch_size=16), easy_set(32, 0), None, progress=False)
+    path = tmp_path / "m.onnx"
+    kw = dict(
+        task="eyes",
+        classes=("open", "closed"),
+        regions=("left_eye", "right_eye"),
+        member="m",
+        version="t",
+        training={"n": 32},
+        metrics={"val": 1.0},
+    )
+    info = export_onnx(model, path, **kw)
+    assert info["parity_max_abs_diff"] < 1e-4
+    loaded = OnnxModel(path)  # checksum verified on load
+    assert loaded.info.classes == ("open", "closed")
+    assert json.loads(loaded.info.metadata["val_metrics"]) == {"val": 1.0}
+    assert {"logits", "probs", "features", "grad_features"} <= set(loaded.output_names)
+    x = np.random.default_rng(0).normal(size=(3, 1, 64, 64)).astype(np.float32)
+    out = loaded.run(x, ["probs", "features", "grad_features"])
+    assert out["features"].shape[:2] == (3, model.num_features)
+    assert out["grad_features"].shape == (3, 2, model.num_features, 4, 4)
+    with torch.no_grad():
+        ref = torch.softmax(model(torch.from_numpy(x)), 1).numpy()
+    assert np.abs(ref - out["probs"]).max() < 1e-5
+    with pytest.raises(TrainingError, match="exists"):
+        export_onnx(model, path, **kw)
+    export_onnx(model, path, force=True, **kw)
+
+
+def test_grad_features_are_the_true_gradient():
+    model = CropNet("cnn_s").eval()
+    from training.export import _GradCamGraph
+
+    x = torch.randn(2, 1, 64, 64)
+    feats = model.forward_features(x).detach().requires_grad_(True)
+    logits = model.forward_head(feats)
+    logits[:, 1].sum().backward()
+    _, _, _, grad = _GradCamGraph(model)(x)
+    assert torch.allclose(grad[:, 1], feats.grad, atol=1e-7)
+
+
+def test_dataset_layouts_and_bad_folders(tmp_path, caplog):
+    root = write_folders(tmp_path / "folders")
+    (root / "open" / "broken.png").write_bytes(b"nope")
+    data = class_folders(root, "eyes")
+    assert len(data) == 20 and data.skipped == 1 and "broken.png" in caplog.text
+    (tmp_path / "one").mkdir()
+    write_folders(tmp_path / "one")
+    for f in (tmp_path / "one" / "closed").iterdir():
+        f.unlink()
+    with pytest.raises(TrainingError, match="'closed' has no images"):
+        class_folders(tmp_path / "one", "eyes")
+    with pytest.raises(TrainingError, match="no such folder"):
+        class_folders(tmp_path / "missing", "eyes")
+
+    mrl = tmp_path / "mrl" / "s0001"
+    mrl.mkdir(parents=True)
+    img = easy_image(True, np.random.default_rng(0))
+    cv2.imwrite(str(mrl / "s0001_00001_0_0_0_0_0_01.png"), img)  # state 0: closed
+    cv2.imwrite(str(mrl / "s0001_00002_0_0_1_0_0_01.png"), img)  # state 1: open
+    got = mrl_eye(tmp_path / "mrl")
+    assert sorted(zip(got.sources, got.labels.tolist(), strict=True))[0][1] == 1
+
+    for name in ("closedLeftEyes", "openRightEyes"):
+        (tmp_path / "cew" / name).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "cew" / name / "a.jpg"), img)
+    assert sorted(cew(tmp_path / "cew").labels.tolist()) == [0, 1]
+
+
+def test_stratified_fraction_keeps_both_classes():
+    labels = np.array([0] * 90 + [1] * 10)
+    idx = stratified_fraction(labels, 0.05, seed=0)
+    assert set(labels[idx].tolist()) == {0, 1}
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "finetune",
+            "--task",
+            "eyes",
+            "--data",
+            str(empty),
+            "--out",
+            str(tmp_path / "x.ckpt"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_finetune_evaluate_export(tmp_path):
+    root = write_folders(tmp_path / "data", n=40)
+    ckpt = tmp_path / "ft.ckpt"
+    run = [sys.executable, "-m", "training"]
+    subprocess.run(
+        [
+            *run,
+            "finetune",
+            "--task",
+            "eyes",
+            "--data",
+            str(root),
+            "--out",
+            str(ckpt),
+            "--steps",
+            "3",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run(
+        [*run, "evaluate", "--task", "eyes", "--data", str(root), str(ckpt), str(ckpt)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(out.stdout)
+    assert report["n"] == 40 and set(report["voting"]) == {"hard", "soft", "weighted"}
+    onnx_path = tmp_path / "m.onnx"
+    subprocess.run(
+        [*run, "export", str(ckpt), "--out", str(onnx_path)], check=True, capture_output=True
+    )
+    again = subprocess.run(
+        [*run, "export", str(ckpt), "--out", str(onnx_path)], capture_output=True, text=True
+    )
+    assert again.returncode == 2 and "--force" in again.stderr

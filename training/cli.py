@@ -1,0 +1,263 @@
+"""``python -m training`` (or ``drowsy-train``): build crop sets, pretrain, fine-tune, evaluate,
+ensemble, export, and ``reproduce`` the shipped models end to end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from drowsy.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("reproduce", help="rebuild models/eyes and models/yawn end to end")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--out", type=Path, default=ROOT / "models")
+    p.add_argument("--work", type=Path, default=ROOT / "build" / "training")
+    p.add_argument("--force", action="store_true", help="overwrite existing exported models")
+    p.add_argument("--quick", action="store_true", help="tiny budgets (a smoke test)")
+    p.add_argument("--version", default="1")
+
+    p = sub.add_parser("crops", help="cut aligned crops with the runtime tracker (cached)")
+    p.add_argument("inputs", nargs="+", type=Path, help="videos, face images or folders of them")
+    p.add_argument("--out", type=Path, required=True, help="writes OUT/unlabelled/*.png")
+    p.add_argument("--regions", default="left_eye,right_eye,mouth")
+    p.add_argument("--every", type=int, default=1, help="every N-th video frame")
+    p.add_argument("--cache", type=Path, default=ROOT / "build" / "training" / "crop_cache")
+
+    p = sub.add_parser("pretrain", help="self-supervised pretraining on unlabelled crops")
+    p.add_argument("--data", type=Path, nargs="+", required=True, help="folders of crop images")
+    p.add_argument("--out", type=Path, required=True, help="checkpoint file (resumes if present)")
+    p.add_argument("--arch", default="cnn_s")
+    p.add_argument("--pretext", default="rotation", choices=("rotation", "inpaint"))
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("finetune", help="train a classifier on labelled crops")
+    _labelled(p)
+    p.add_argument("--out", type=Path, required=True, help="checkpoint file (resumes if present)")
+    p.add_argument("--arch", default="cnn_s")
+    p.add_argument("--backbone", type=Path, help="pretrain checkpoint (default: random init)")
+    p.add_argument("--mode", default="full", choices=("full", "frozen"))
+    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--fraction", type=float, default=1.0, help="share of the labels to use")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser(
+        "evaluate", help="metrics of checkpoints (and their votes) on labelled crops"
+    )
+    _labelled(p)
+    p.add_argument("checkpoints", nargs="+", type=Path)
+
+    p = sub.add_parser("export", help="export a fine-tuned checkpoint to ONNX (+ .sha256)")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--version", default="1")
+    p.add_argument("--force", action="store_true")
+    return ap
+
+
+def _labelled(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", required=True, choices=("eyes", "yawn"))
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument(
+        "--layout",
+        default="folders",
+        choices=("folders", "mrl", "cew", "yawdd"),
+        help="folders: DATA/<class>/; mrl: MRL Eye file names; cew: CEW folders; "
+        "yawdd: Yawning/Normal/Talking face-frame folders",
+    )
+
+
+def _load_labelled(args: argparse.Namespace):
+    from training import data
+
+    if args.layout == "mrl":
+        return data.mrl_eye(args.data)
+    if args.layout == "cew":
+        return data.cew(args.data)
+    if args.layout == "yawdd":
+        return data.yawdd_frames(args.data, ROOT / "build" / "training" / "crop_cache")
+    return data.class_folders(args.data, args.task)
+
+
+def _images_in(folders: list[Path]):
+    from training.data import CropSet, _images_in, _load
+    from training.errors import TrainingError
+
+    sets = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise TrainingError(f"{folder}: no such folder")
+        sets.append(_load([(p, -1) for p in _images_in(folder)], ()))
+    out = CropSet.concat(sets)
+    if not len(out):
+        raise TrainingError(f"no images in {', '.join(map(str, folders))}")
+    return out
+
+
+def cmd_crops(args: argparse.Namespace) -> int:
+    from drowsy.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+    from training.data import save_crops, tracker_crops
+
+    files = []
+    for item in args.inputs:
+        if item.is_dir():
+            files += sorted(
+                p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+            )
+        elif item.exists():
+            files.append(item)
+        else:
+            raise UserError(f"{item}: no such file or folder")
+    crops = tracker_crops(files, args.cache, tuple(args.regions.split(",")), args.every)
+    save_crops(crops, args.out)
+    print(json.dumps({"inputs": len(files), "crops": len(crops), "out": str(args.out)}))
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from training.train import PretrainConfig, pretrain
+
+    cfg = PretrainConfig(args.arch, args.pretext, steps=args.steps, lr=args.lr, seed=args.seed)
+    report = pretrain(cfg, _images_in(args.data), args.out, progress=sys.stderr.isatty())
+    print(json.dumps({"checkpoint": str(args.out), **report}))
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from training.data import split, stratified_fraction
+    from training.reproduce import _metrics
+    from training.train import FinetuneConfig, finetune, predict
+
+    crops = _load_labelled(args)
+    tr, va = split(len(crops), (0.85, 0.15), seed=1234)
+    train = crops.subset(tr)
+    if args.fraction < 1.0:
+        train = train.subset(stratified_fraction(train.labels, args.fraction, args.seed))
+    cfg = FinetuneConfig(
+        task=args.task,
+        arch=args.arch,
+        backbone=str(args.backbone) if args.backbone else None,
+        mode=args.mode,
+        steps=args.steps,
+        lr=args.lr,
+        label_fraction=args.fraction,
+        seed=args.seed,
+    )
+    model = finetune(cfg, train, args.out, progress=sys.stderr.isatty())
+    val = crops.subset(va)
+    positive = crops.classes[1]
+    print(
+        json.dumps(
+            {
+                "checkpoint": str(args.out),
+                "train": len(train),
+                "val": _metrics(predict(model, val.images), val.labels, positive),
+            }
+        )
+    )
+    return 0
+
+
+def _load_classifier(path: Path):
+    from training.train import FinetuneConfig, build_classifier, load_checkpoint
+
+    ckpt = load_checkpoint(path, "finetune")
+    cfg = FinetuneConfig(**ckpt["config"])
+    model = build_classifier(FinetuneConfig(**{**ckpt["config"], "backbone": None}))
+    model.load_state_dict(ckpt["model"])
+    return cfg, model.eval()
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from drowsy.inference.voting import MODES, vote
+    from training.reproduce import _metrics
+    from training.train import predict
+
+    crops = _load_labelled(args)
+    positive = crops.classes[1]
+    probs, report = [], {"n": len(crops), "skipped_unreadable": crops.skipped, "members": {}}
+    for path in args.checkpoints:
+        _, model = _load_classifier(path)
+        p = predict(model, crops.images)
+        probs.append(p)
+        report["members"][path.name] = _metrics(p, crops.labels, positive)
+    if len(probs) > 1:
+        report["voting"] = {m: _metrics(vote(probs, m), crops.labels, positive) for m in MODES}
+    print(json.dumps(report))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from training.data import TASK_CLASSES, TASK_REGIONS
+    from training.export import export_onnx
+
+    cfg, model = _load_classifier(args.checkpoint)
+    info = export_onnx(
+        model,
+        args.out,
+        task=cfg.task,
+        classes=TASK_CLASSES[cfg.task],
+        regions=TASK_REGIONS[cfg.task],
+        member=args.out.stem,
+        version=args.version,
+        training={"config": {k: v for k, v in vars(cfg).items()}},
+        metrics={},
+        force=args.force,
+    )
+    print(json.dumps(info))
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from training.cards import write_cards
+    from training.reproduce import ReproduceConfig, quick_config, reproduce
+
+    cfg = ReproduceConfig(
+        args.data,
+        args.out,
+        args.work,
+        version=args.version,
+        force=args.force,
+        progress=sys.stderr.isatty(),
+    )
+    if args.quick:
+        cfg = quick_config(cfg)
+    t0 = time.monotonic()
+    results = reproduce(cfg)
+    write_cards(results, args.out)
+    print(json.dumps({"out": str(args.out), "minutes": round((time.monotonic() - t0) / 60, 1)}))
+    return 0
+
+
+COMMANDS = {
+    "reproduce": cmd_reproduce,
+    "crops": cmd_crops,
+    "pretrain": cmd_pretrain,
+    "finetune": cmd_finetune,
+    "evaluate": cmd_evaluate,
+    "export": cmd_export,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code

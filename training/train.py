@@ -1,0 +1,277 @@
+"""Self-supervised pretraining and fine-tuning loops, with seeded, resumable checkpoints.
+
+A checkpoint holds the stage's config dataclass, the weights, the optimizer and the step, so a
+stopped run continues where it stopped, and a checkpoint made with another config is refused
+rather than silently mixed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from drowsy.inference.preprocess import MEAN, STD
+from training.augment import AugmentConfig, augment_batch
+from training.data import CropSet
+from training.errors import TrainingError
+from training.models import CropNet, InpaintDecoder, RotationHead
+
+log = logging.getLogger(__name__)
+
+PRETEXTS = ("rotation", "inpaint")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    arch: str = "cnn_s"
+    pretext: str = "rotation"
+    steps: int = 600
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    mask_ratio: float = 0.45  # inpaint: share of 8x8 patches hidden
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    task: str = "eyes"
+    arch: str = "cnn_s"
+    backbone: str | None = None  # pretrain checkpoint; None = random initialisation
+    mode: str = "full"  # "full" or "frozen" (early layers frozen)
+    steps: int = 300
+    batch_size: int = 64
+    lr: float = 2e-4
+    weight_decay: float = 1e-4
+    label_fraction: float = 1.0
+    seed: int = 0
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def to_input(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 64, 64) -> normalised float (N, 1, 64, 64), as drowsy.inference.preprocess."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
+    return x.sub_(MEAN).div_(STD).unsqueeze(1)
+
+
+def _save(path: Path, stage: str, config: object, model: nn.Module, opt, step: int, **extra):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "stage": stage,
+            "config": asdict(config),
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "step": step,
+            **extra,
+        },
+        tmp,
+    )
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, stage: str | None = None) -> dict:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise TrainingError(f"{path}: not a readable checkpoint ({exc})") from exc
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "stage" not in ckpt:
+        raise TrainingError(f"{path}: not a drowsy training checkpoint")
+    if stage and ckpt["stage"] != stage:
+        raise TrainingError(f"{path}: a {ckpt['stage']} checkpoint, expected {stage}")
+    return ckpt
+
+
+def _resume(path: Path, stage: str, config: object, model: nn.Module, opt) -> int:
+    """Step to continue from (0 for a fresh run); refuses a checkpoint of another config."""
+    if not path.exists():
+        return 0
+    ckpt = load_checkpoint(path, stage)
+    if ckpt["config"] != asdict(config):
+        diff = sorted(k for k in asdict(config) if ckpt["config"].get(k) != asdict(config)[k])
+        raise TrainingError(
+            f"{path}: checkpoint from another config (differs in {', '.join(diff)}); "
+            "choose another output or delete it"
+        )
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    return int(ckpt["step"])
+
+
+def _fast_forward(sched, steps: int) -> None:
+    """Bring a fresh scheduler to where a resumed run stopped (it warns that the optimizer
+    has not stepped, which is the point here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(steps):
+            sched.step()
+
+
+def _batches(n: int, batch: int, rng: np.random.Generator):
+    while True:
+        perm = rng.permutation(n)
+        for i in range(0, n - batch + 1 if n >= batch else 1, batch):
+            yield perm[i : i + batch]
+
+
+def _patch_mask(n: int, ratio: float, rng: np.random.Generator, size: int = 64, patch: int = 8):
+    grid = size // patch
+    m = rng.random((n, 1, grid, grid)) < ratio
+    return torch.from_numpy(np.kron(m, np.ones((1, 1, patch, patch)))).float()
+
+
+def pretrain(
+    cfg: PretrainConfig,
+    data: CropSet,
+    out: Path,
+    progress: bool = True,
+    checkpoint_every: int = 100,
+) -> dict:
+    """Self-supervised pretraining of a backbone on unlabelled crops."""
+    if cfg.pretext not in PRETEXTS:
+        raise TrainingError(f"unknown pretext {cfg.pretext!r}; known: {PRETEXTS}")
+    if len(data) < cfg.batch_size:
+        raise TrainingError(f"pretraining needs at least {cfg.batch_size} crops, got {len(data)}")
+    rng = seed_everything(cfg.seed)
+    model = CropNet(cfg.arch)
+    head: nn.Module = (
+        RotationHead(model.num_features)
+        if cfg.pretext == "rotation"
+        else InpaintDecoder(model.num_features)
+    )
+    params = list(model.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    both = nn.ModuleDict({"backbone": model, "head": head})
+    start = _resume(out, "pretrain", cfg, both, opt)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
+    _fast_forward(sched, start)
+    aug = AugmentConfig()
+    batches = _batches(len(data), cfg.batch_size, rng)
+    losses: list[float] = []
+    both.train()
+    bar = tqdm(
+        range(start, cfg.steps),
+        desc=f"pretrain {cfg.arch}/{cfg.pretext}",
+        disable=not progress,
+        leave=False,
+    )
+    for step in bar:
+        x = to_input(augment_batch(data.images[next(batches)], rng, aug))
+        if cfg.pretext == "rotation":
+            k = torch.from_numpy(rng.integers(0, 4, len(x)))
+            x = torch.stack(
+                [torch.rot90(xi, int(ki), dims=(1, 2)) for xi, ki in zip(x, k, strict=True)]
+            )
+            loss = F.cross_entropy(head(model.forward_features(x)), k)
+        else:
+            mask = _patch_mask(len(x), cfg.mask_ratio, rng)
+            recon = head(model.forward_features(x * (1 - mask)))
+            # loss on the hidden patches (what must be inferred), plus a little on the rest
+            loss = (((recon - x) ** 2) * (mask + 0.1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if (step + 1) % checkpoint_every == 0 or step + 1 == cfg.steps:
+            _save(out, "pretrain", cfg, both, opt, step + 1)
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    return {"final_loss": float(np.mean(losses[-50:])) if losses else None}
+
+
+def build_classifier(cfg: FinetuneConfig) -> CropNet:
+    model = CropNet(cfg.arch)
+    if cfg.backbone:
+        ckpt = load_checkpoint(Path(cfg.backbone), "pretrain")
+        if ckpt["config"]["arch"] != cfg.arch:
+            raise TrainingError(
+                f"{cfg.backbone}: backbone is {ckpt['config']['arch']}, "
+                f"fine-tuning wants {cfg.arch}"
+            )
+        state = {
+            k.removeprefix("backbone."): v
+            for k, v in ckpt["model"].items()
+            if k.startswith("backbone.features.")
+        }
+        missing = model.load_state_dict(state, strict=False).missing_keys
+        if any(k.startswith("features.") for k in missing):
+            raise TrainingError(f"{cfg.backbone}: backbone weights do not fit {cfg.arch}")
+    return model
+
+
+def finetune(
+    cfg: FinetuneConfig,
+    train: CropSet,
+    out: Path | None,
+    progress: bool = True,
+    checkpoint_every: int = 100,
+) -> CropNet:
+    """Supervised training of the classifier on labelled crops (balanced batches)."""
+    if cfg.mode not in ("full", "frozen"):
+        raise TrainingError(f"unknown fine-tuning mode {cfg.mode!r}")
+    labels = train.labels
+    if len(np.unique(labels)) < 2:
+        raise TrainingError("fine-tuning needs examples of both classes")
+    rng = seed_everything(cfg.seed)
+    model = build_classifier(cfg)
+    if cfg.mode == "frozen":
+        for p in model.early_layers().parameters():
+            p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start = _resume(out, "finetune", cfg, model, opt) if out else 0
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
+    _fast_forward(sched, start)
+    # balanced sampling: each batch half of each class, whatever the class ratio
+    by_class = [np.flatnonzero(labels == c) for c in (0, 1)]
+    aug = AugmentConfig()
+    model.train()
+    if cfg.mode == "frozen":
+        model.early_layers().eval()  # keep frozen BatchNorm statistics too
+    bar = tqdm(
+        range(start, cfg.steps),
+        desc=f"finetune {cfg.task}/{cfg.arch}",
+        disable=not progress,
+        leave=False,
+    )
+    for step in bar:
+        half = cfg.batch_size // 2
+        idx = np.concatenate([rng.choice(ix, half, replace=len(ix) < half) for ix in by_class])
+        x = to_input(augment_batch(train.images[idx], rng, aug))
+        y = torch.from_numpy(labels[idx])
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.05)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if out and ((step + 1) % checkpoint_every == 0 or step + 1 == cfg.steps):
+            _save(out, "finetune", cfg, model, opt, step + 1)
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Class probabilities (N, 2) for uint8 crops."""
+    model.eval()
+    out = [
+        F.softmax(model(to_input(images[i : i + batch])), dim=1).numpy()
+        for i in range(0, len(images), batch)
+    ]
+    return np.concatenate(out) if out else np.zeros((0, 2))
