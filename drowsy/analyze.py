@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+import cv2
 from tqdm import tqdm
 
 from drowsy.alertlog import AlertLog
@@ -93,14 +94,27 @@ def run_source(
     csv_out: FramesCsv | None,
     progress: bool = False,
     before_frame: Callable[[float], None] | None = None,
+    images_dir: Path | None = None,
 ) -> dict:
     """Drive one source through the pipeline into the sinks; returns the summary dict.
-    ``before_frame(timestamp_s)`` runs before each frame (the live monitor paces files)."""
+    ``before_frame(timestamp_s)`` runs before each frame (the live monitor paces files);
+    alert explanations are written as PNGs to ``images_dir`` when given."""
     t0 = time.perf_counter()
     frames = face = usable = 0
     first_t = last_t = 0.0
     perclos_max: float | None = None
     alerts: dict[int, dict] = {}
+    images: dict[int, list[str]] = {}
+
+    def keep(explanations: dict) -> None:
+        for uid, exp in explanations.items():
+            for role, image in exp.images.items():
+                if images_dir is not None:
+                    images_dir.mkdir(parents=True, exist_ok=True)
+                    name = f"alert{uid:03d}_{role}.png"
+                    cv2.imwrite(str(images_dir / name), image)
+                    images.setdefault(uid, []).append(f"{images_dir.name}/{name}")
+
     bar = tqdm(
         total=getattr(source.stats, "expected_frames", None),
         desc=Path(source.name).name,
@@ -125,14 +139,18 @@ def run_source(
                 csv_out.write(r)
             if sink and r.updates:
                 sink.handle(r.updates, r)
+            keep(r.explanations)
             for u in r.updates:
                 alerts[u.alert.uid] = u.alert.to_dict()
             bar.update(1)
-    final = pipeline.finish()
+    final, final_explanations = pipeline.finish()
     if sink and final:
-        sink.handle(final)
+        sink.handle(final, None, final_explanations)
+    keep(final_explanations)
     for u in final:
         alerts[u.alert.uid] = u.alert.to_dict()
+    for uid, names in images.items():
+        alerts[uid]["images"] = names
     wall = time.perf_counter() - t0
     period = 1.0 / (source.nominal_fps or 30.0)
     duration = (last_t - first_t + period) if frames else 0.0
@@ -161,7 +179,9 @@ def analyze_video(path: Path, out_dir: Path, opts: AnalyzeOptions) -> dict:
         sink = LogSink(alert_log, session, opts.settings.log.snapshots)
         csv_out = FramesCsv(out_dir / "frames.csv")
         try:
-            summary = run_source(source, pipeline, sink, csv_out, opts.progress)
+            summary = run_source(
+                source, pipeline, sink, csv_out, opts.progress, images_dir=out_dir / "alerts"
+            )
         finally:
             csv_out.close()
         alerts = summary.pop("alerts")

@@ -147,7 +147,7 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
                 truth.append(labels[frame.index])
                 model.append(bool(s.usable and s.eye_closed is not None and s.eye_closed >= thr))
                 base.append(bool(s.ear is not None and s.ear < BASELINE_EAR_CLOSED))
-            pipe.finish()
+            pipe.finish()  # closes open episodes
             episodes = [
                 (e.start_s + offset, e.end_s + offset)
                 for e in pipe.engine.episodes

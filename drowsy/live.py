@@ -11,6 +11,7 @@ from drowsy.alertlog import AlertLog
 from drowsy.analyze import run_source
 from drowsy.contracts import AlertAction, AlertUpdate
 from drowsy.errors import SourceError
+from drowsy.inference.explain import Explanation
 from drowsy.pipeline import FrameResult, Pipeline
 from drowsy.sample import sample_video
 from drowsy.settings import Settings, default_log_path
@@ -39,8 +40,13 @@ class _PacedConsole(LogSink):
         self.pace = pace
         self._t0: float | None = None
 
-    def handle(self, updates: list[AlertUpdate], result: FrameResult | None = None) -> None:
-        super().handle(updates, result)
+    def handle(
+        self,
+        updates: list[AlertUpdate],
+        result: FrameResult | None = None,
+        explanations: dict[int, Explanation] | None = None,
+    ) -> None:
+        super().handle(updates, result, explanations)
         for u in updates:
             a = u.alert
             if u.action is AlertAction.RAISED:

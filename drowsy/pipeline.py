@@ -8,14 +8,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from drowsy.alerts.engine import AlertEngine, EngineStatus
 from drowsy.contracts import (
+    AlertAction,
     AlertUpdate,
     DriverState,
     FaceObservation,
     Frame,
     FrameSignals,
 )
+from drowsy.inference.ensemble import CnnEstimator
+from drowsy.inference.explain import Explainer, Explanation
 from drowsy.settings import Settings
 from drowsy.state.calibration import Calibrator
 from drowsy.state.estimator import StateEstimator, make_estimator
@@ -32,6 +37,8 @@ class FrameResult:
     updates: list[AlertUpdate]
     status: EngineStatus
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # alert uid -> Grad-CAM explanation made on this frame (raise) or of the alert's peak (end)
+    explanations: dict[int, Explanation] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -50,6 +57,11 @@ class Pipeline:
         self.estimator = estimator or make_estimator(settings)
         self.calibrator = Calibrator(settings.calibration)
         self.engine = AlertEngine(settings.alerts, settings.signals)
+        self.explainer = (
+            Explainer(self.estimator) if isinstance(self.estimator, CnnEstimator) else None
+        )
+        # alert uid -> (score, frame image, observation) of its strongest frame so far
+        self._peaks: dict[int, tuple[float, np.ndarray, FaceObservation]] = {}
 
     @property
     def model_versions(self) -> dict[str, str]:
@@ -81,9 +93,53 @@ class Pipeline:
         )
         updates = self.engine.update(signals, None)
         t2 = time.perf_counter()
+        explanations = self._explain(frame, obs, signals, updates)
         timings.update(models=(t1 - t0) * 1e3, alerts=(t2 - t1) * 1e3)
+        if explanations:
+            timings["explain"] = (time.perf_counter() - t2) * 1e3
         status = replace(self.engine.status)  # a snapshot: the engine keeps mutating its own
-        return FrameResult(frame, obs, signals, None, updates, status, timings)
+        return FrameResult(frame, obs, signals, None, updates, status, timings, explanations)
 
-    def finish(self) -> list[AlertUpdate]:
-        return self.engine.finish()
+    def _explain(
+        self, frame: Frame, obs: FaceObservation, s: FrameSignals, updates: list[AlertUpdate]
+    ) -> dict[int, Explanation]:
+        """Grad-CAM for alerts raised on this frame and for the peak frame of alerts that end;
+        remembers each active alert's strongest frame on the way (a reference, no copy)."""
+        if self.explainer is None:
+            return {}
+        out: dict[int, Explanation] = {}
+        score = max(s.eye_closed or 0.0, s.yawn or 0.0)
+        for alert in self.engine.active.values():
+            if self.explainer.explains(alert.kind) and obs.present:
+                best = self._peaks.get(alert.uid)
+                if best is None or score > best[0]:
+                    self._peaks[alert.uid] = (score, frame.image, obs)
+        for u in updates:
+            kind = u.alert.kind
+            if not self.explainer.explains(kind):
+                continue
+            if u.action is AlertAction.RAISED:
+                exp = self.explainer.explain(kind, frame.image, obs, "raise")
+            elif u.action is AlertAction.ENDED and u.alert.uid in self._peaks:
+                _, image, peak_obs = self._peaks.pop(u.alert.uid)
+                exp = self.explainer.explain(kind, image, peak_obs, "peak")
+            else:
+                continue
+            if exp is not None:
+                out[u.alert.uid] = exp
+        return out
+
+    def finish(self) -> tuple[list[AlertUpdate], dict[int, Explanation]]:
+        """End every active alert (end of stream); returns the updates and the peak-frame
+        explanations of the alerts it ended."""
+        updates = self.engine.finish()
+        explanations: dict[int, Explanation] = {}
+        if self.explainer is not None:
+            for u in updates:
+                if u.alert.uid in self._peaks:
+                    _, image, obs = self._peaks[u.alert.uid]
+                    exp = self.explainer.explain(u.alert.kind, image, obs, "peak")
+                    if exp is not None:
+                        explanations[u.alert.uid] = exp
+        self._peaks.clear()
+        return updates, explanations

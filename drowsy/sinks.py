@@ -10,6 +10,7 @@ import cv2
 
 from drowsy.alertlog import AlertLog
 from drowsy.contracts import AlertAction, AlertUpdate
+from drowsy.inference.explain import Explanation
 from drowsy.pipeline import FrameResult
 
 FRAME_COLUMNS = (
@@ -110,12 +111,28 @@ class LogSink:
         self.snapshots = snapshots
         self.ids: dict[int, int] = {}  # engine alert uid -> log row id
 
-    def handle(self, updates: list[AlertUpdate], result: FrameResult | None = None) -> None:
+    def handle(
+        self,
+        updates: list[AlertUpdate],
+        result: FrameResult | None = None,
+        explanations: dict[int, Explanation] | None = None,
+    ) -> None:
+        if explanations is None:
+            explanations = result.explanations if result else {}
         for u in updates:
             row = self.log.record(self.session_id, u.alert, self.ids.get(u.alert.uid))
             self.ids[u.alert.uid] = row
             obs = result.observation if result else None
             if u.action is AlertAction.RAISED and self.snapshots and obs and obs.crops:
-                ok, png = cv2.imencode(".png", obs.crops.face)
-                if ok:
-                    self.log.add_image(row, "snapshot", png.tobytes())
+                self.log.add_image(row, "snapshot", png_bytes(obs.crops.face))
+            exp = explanations.get(u.alert.uid)
+            if exp is not None:
+                for role, image in exp.images.items():
+                    self.log.add_image(row, role, png_bytes(image))
+
+
+def png_bytes(image) -> bytes:
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError("image could not be encoded as PNG")
+    return buf.tobytes()

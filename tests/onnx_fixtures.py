@@ -31,29 +31,49 @@ def write_model(
     checksum: bool = True,
 ) -> Path:
     """probs = softmax([0, darkness_weight * mean(x) + bias]): dark crops read as 'closed'
-    when darkness_weight < 0. Enough to test wiring, metadata and voting."""
+    when darkness_weight < 0. Like the exported members it also outputs ``features`` (the
+    input average-pooled to 4x4) and ``grad_features`` (d logit / d features). Enough to test
+    wiring, metadata, voting and explanations."""
     w = np.array([[0.0], [darkness_weight]], np.float32).T  # (1, 2)
     b = np.array([0.0, bias], np.float32)
+    k = size // 4
+    grad = np.array([0.0, darkness_weight], np.float32).reshape(1, 2, 1, 1, 1) / 16
+    grad = np.ascontiguousarray(np.broadcast_to(grad, (1, 2, 1, 4, 4)), dtype=np.float32)
     nodes = [
-        helper.make_node("GlobalAveragePool", ["input"], ["gap"]),
+        helper.make_node(
+            "AveragePool", ["input"], ["features"], kernel_shape=[k, k], strides=[k, k]
+        ),
+        helper.make_node("GlobalAveragePool", ["features"], ["gap"]),
         helper.make_node("Flatten", ["gap"], ["flat"]),
         helper.make_node("Gemm", ["flat", "W", "B"], ["logits"]),
         helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
+        helper.make_node("Shape", ["input"], ["in_shape"], start=0, end=1),
+        helper.make_node("Concat", ["in_shape", "grad_tail"], ["grad_shape"], axis=0),
+        helper.make_node("Expand", ["G", "grad_shape"], ["grad_features"]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", 2]),
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2]),
+        helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 1, 4, 4]),
+        helper.make_tensor_value_info("grad_features", TensorProto.FLOAT, ["batch", 2, 1, 4, 4]),
+    ]
+    inits = [
+        numpy_helper.from_array(w, "W"),
+        numpy_helper.from_array(b, "B"),
+        numpy_helper.from_array(grad, "G"),
+        numpy_helper.from_array(np.array([2, 1, 4, 4], np.int64), "grad_tail"),
     ]
     graph = helper.make_graph(
         nodes,
         "tiny",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 1, size, size])],
-        [
-            helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", 2]),
-            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2]),
-        ],
-        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
+        outputs,
+        inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    for k, v in (META if meta is None else meta).items():
-        model.metadata_props.add(key=k, value=v)
+    for key, value in (META if meta is None else meta).items():
+        model.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     if checksum:

@@ -123,3 +123,28 @@ def test_broken_ensemble_spec(tmp_path):
     (root / "eyes" / "ensemble.json").write_text(json.dumps({"members": []}))
     with pytest.raises(ModelError, match="malformed"):
         Ensemble(root / "eyes")
+
+
+def test_explainer_draws_every_member_and_the_face(tmp_path):
+    from drowsy.contracts import AlertKind, Frame
+    from drowsy.inference.explain import Explainer
+    from drowsy.sample import _face_images
+    from drowsy.vision.tracker import FaceTracker, TrackerOptions
+
+    root = write_models_dir(tmp_path)
+    est = CnnEstimator(root)
+    image = _face_images()[1]
+    s = Settings()
+    with FaceTracker(TrackerOptions(s.tracker, s.quality, s.gaze, static_images=True)) as tr:
+        obs = tr.process(Frame(image, 0.0, 0))
+    exp = Explainer(est).explain(AlertKind.MICROSLEEP, image, obs, "raise")
+    assert set(exp.images) == {
+        "raise_gradcam_left_eye",
+        "raise_gradcam_right_eye",
+        "raise_gradcam_face",
+    }
+    assert exp.images["raise_gradcam_left_eye"].shape == (128, 128 * 5, 3)  # crop, ens, 3 members
+    assert set(exp.member_probs["left_eye"]) == {"m0", "m1", "m2"}
+    assert Explainer(est).explain(AlertKind.LONG_DISTRACTION, image, obs, "raise") is None
+    yawn = Explainer(est).explain(AlertKind.DROWSY_YAWNS, image, obs, "peak")
+    assert set(yawn.images) == {"peak_gradcam_mouth", "peak_gradcam_face"}

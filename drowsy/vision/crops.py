@@ -55,21 +55,34 @@ class FaceFrame:
         return FaceFrame(right, left, float(np.hypot(*d)), float(np.arctan2(d[1], d[0])))
 
 
+def crop_matrix(center: np.ndarray, angle_rad: float, side_px: float, size: int) -> np.ndarray:
+    """2x3 affine map from crop pixel (u, v) to source pixel (x, y):
+    src = center + R(angle) * (side_px / size) * ((u, v) - half)."""
+    scale = side_px / size
+    c, s = np.cos(angle_rad) * scale, np.sin(angle_rad) * scale
+    half = (size - 1) / 2.0
+    return np.array(
+        [[c, -s, center[0] - c * half + s * half], [s, c, center[1] - s * half - c * half]],
+        dtype=np.float64,
+    )
+
+
+def region_matrix(landmarks: np.ndarray, region: str) -> np.ndarray:
+    """The :func:`crop_matrix` of one region of a face (for mapping heat maps back)."""
+    spec = REGIONS[region]
+    frame = FaceFrame.from_landmarks(landmarks)
+    center = region_center(landmarks, frame, spec)
+    return crop_matrix(center, frame.angle_rad, spec.side_iod * frame.iod, spec.size)
+
+
 def crop_aligned(
     image: np.ndarray, center: np.ndarray, angle_rad: float, side_px: float, size: int
 ) -> np.ndarray:
     """Cut a ``size`` x ``size`` crop of ``side_px`` source pixels around ``center``, rotated by
     ``angle_rad`` so that direction lies along the crop's x axis. Pixels outside the image repeat
     the border, which keeps faces at the frame edge usable."""
-    scale = side_px / size
-    c, s = np.cos(angle_rad) * scale, np.sin(angle_rad) * scale
-    half = (size - 1) / 2.0
-    # Maps crop pixel (u, v) to source (x, y): src = center + R * scale * ((u, v) - half).
-    m = np.array(
-        [[c, -s, center[0] - c * half + s * half], [s, c, center[1] - s * half - c * half]],
-        dtype=np.float64,
-    )
-    interp = cv2.INTER_AREA if scale > 1.5 else cv2.INTER_LINEAR
+    m = crop_matrix(center, angle_rad, side_px, size)
+    interp = cv2.INTER_AREA if side_px / size > 1.5 else cv2.INTER_LINEAR
     return cv2.warpAffine(
         image, m, (size, size), flags=interp | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
     )

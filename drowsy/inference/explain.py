@@ -1,0 +1,109 @@
+"""Explanations for alerts: Grad-CAM of the ONNX models that made the decision, per crop, per
+member and for the ensemble, drawn on the crop and on the face region of the frame.
+
+Only frames that raise an alert (and the peak frame when it ends) are explained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from drowsy.contracts import AlertKind, FaceObservation
+from drowsy.inference.ensemble import CnnEstimator, Ensemble
+from drowsy.inference.gradcam import gradcam, overlay
+from drowsy.inference.preprocess import to_tensor
+from drowsy.vision.crops import region_matrix
+
+K = AlertKind
+EYE_KINDS = frozenset({K.MICROSLEEP, K.SLEEP, K.UNRESPONSIVE, K.DROWSY_PERCLOS})
+# (task, crop regions, class explained) for each kind the CNNs decide
+TARGETS: dict[AlertKind, list[tuple[str, tuple[str, ...], str]]] = {
+    **{k: [("eyes", ("left_eye", "right_eye"), "closed")] for k in EYE_KINDS},
+    K.DROWSY_YAWNS: [("yawn", ("mouth",), "yawn")],
+    K.DROWSY_TEMPORAL: [
+        ("eyes", ("left_eye", "right_eye"), "closed"),
+        ("yawn", ("mouth",), "yawn"),
+    ],
+}
+PANEL = 128
+
+
+@dataclass(frozen=True)
+class Explanation:
+    moment: str  # "raise" or "peak"
+    images: dict[str, np.ndarray]  # role -> BGR image
+    member_probs: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _label(img: np.ndarray, text: str) -> np.ndarray:
+    img = cv2.resize(img, (PANEL, PANEL), interpolation=cv2.INTER_NEAREST)
+    cv2.putText(img, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1, cv2.LINE_AA)
+    return img
+
+
+class Explainer:
+    def __init__(self, estimator: CnnEstimator) -> None:
+        self.ensembles: dict[str, Ensemble] = {"eyes": estimator.eyes, "yawn": estimator.yawn}
+
+    @staticmethod
+    def explains(kind: AlertKind) -> bool:
+        return kind in TARGETS
+
+    def _heat(
+        self, ens: Ensemble, crops: list[np.ndarray], cls: str
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """(ensemble heat (N, S, S), member heats, member probabilities of ``cls``)."""
+        info = ens.members[0].info
+        c = ens.classes.index(cls)
+        batch = to_tensor(crops, info.input_size, info.mean, info.std)
+        heats, probs = [], []
+        for m in ens.members:
+            out = m.run(batch, ["probs", "features", "grad_features"])
+            heats.append(gradcam(out["features"], out["grad_features"][:, c], info.input_size))
+            probs.append(out["probs"][:, c])
+        w = np.asarray(ens.weights if ens.voting == "weighted" else [1.0] * len(heats))
+        combined = np.tensordot(w / w.sum(), np.stack(heats), axes=1)
+        peak = combined.reshape(len(crops), -1).max(axis=1).reshape(-1, 1, 1)
+        return combined / np.maximum(peak, 1e-12), heats, probs
+
+    def explain(
+        self, kind: AlertKind, image: np.ndarray, obs: FaceObservation, moment: str
+    ) -> Explanation | None:
+        if kind not in TARGETS or not obs.present or obs.crops is None or obs.landmarks is None:
+            return None
+        h, w = image.shape[:2]
+        frame_heat = np.zeros((h, w), np.float32)
+        images: dict[str, np.ndarray] = {}
+        member_probs: dict[str, dict[str, float]] = {}
+        for task, regions, cls in TARGETS[kind]:
+            ens = self.ensembles[task]
+            crops = [getattr(obs.crops, r) for r in regions]
+            combined, heats, probs = self._heat(ens, crops, cls)
+            for i, region in enumerate(regions):
+                crop = crops[i]
+                tiles = [
+                    _label(crop.copy(), region),
+                    _label(overlay(crop, combined[i]), "ensemble"),
+                ]
+                for m, heat, p in zip(ens.members, heats, probs, strict=True):
+                    tiles.append(_label(overlay(crop, heat[i]), f"{m.info.member[:12]} {p[i]:.2f}"))
+                images[f"{moment}_gradcam_{region}"] = np.hstack(tiles)
+                member_probs[region] = {
+                    m.info.member: round(float(p[i]), 4)
+                    for m, p in zip(ens.members, probs, strict=True)
+                }
+                m_affine = region_matrix(obs.landmarks, region)
+                size = combined.shape[1]
+                warped = cv2.warpAffine(combined[i].astype(np.float32), m_affine, (w, h))
+                inside = cv2.warpAffine(np.ones((size, size), np.float32), m_affine, (w, h))
+                frame_heat = np.maximum(frame_heat, warped * (inside > 0.5))
+        x0, y0, x1, y1 = obs.bbox or (0, 0, w, h)
+        pad = 0.25 * max(x1 - x0, y1 - y0)
+        xa, ya = max(0, int(x0 - pad)), max(0, int(y0 - pad))
+        xb, yb = min(w, int(x1 + pad)), min(h, int(y1 + pad))
+        face = overlay(image[ya:yb, xa:xb].copy(), frame_heat[ya:yb, xa:xb], alpha=0.4)
+        images[f"{moment}_gradcam_face"] = face
+        return Explanation(moment, images, member_probs)
