@@ -1,0 +1,88 @@
+"""Cost of the shipped CNN ensembles in ONNX Runtime on this machine.
+
+Usage: python benchmarks/bench_models.py [--models DIR] [--threads N]
+
+Reports: milliseconds per frame of the whole ensemble call (both eye crops through every eye
+member, the mouth crop through every yawn member), milliseconds per member and crop on one
+thread, Grad-CAM milliseconds per alert, and the memory the loaded models take (RSS growth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from drowsy.contracts import AlertKind, Frame  # noqa: E402
+from drowsy.inference.ensemble import DEFAULT_MODELS_DIR, CnnEstimator  # noqa: E402
+from drowsy.inference.explain import Explainer  # noqa: E402
+from drowsy.sample import _face_images  # noqa: E402
+from drowsy.settings import Settings  # noqa: E402
+from drowsy.vision.tracker import FaceTracker, TrackerOptions  # noqa: E402
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn, n: int) -> float:  # noqa: ANN001
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=Path, default=DEFAULT_MODELS_DIR)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("-n", type=int, default=300)
+    args = ap.parse_args()
+    image = _face_images()[0]
+    s = Settings()
+    with FaceTracker(TrackerOptions(s.tracker, s.quality, s.gaze, static_images=True)) as tr:
+        obs = tr.process(Frame(image, 0.0, 0))
+    before = rss_mb()
+    est = CnnEstimator(args.models, "auto", args.threads)
+    loaded = rss_mb() - before
+    from drowsy.contracts import Calibration
+
+    per_frame = timed(lambda: est.estimate(obs, Calibration()), args.n)
+    crop = [obs.crops.left_eye]
+    per_member = {
+        m.info.member: timed(lambda m=m: m.run(
+            np.zeros((1, 1, m.info.input_size, m.info.input_size), np.float32)), args.n)
+        for m in est.eyes.members + est.yawn.members
+    }
+    del crop
+    explainer = Explainer(est)
+    gradcam_ms = timed(lambda: explainer.explain(AlertKind.MICROSLEEP, image, obs, "raise"), 30)
+    result = {
+        "provider": est.provider,
+        "threads": args.threads,
+        "ensemble_ms_per_frame": round(per_frame, 3),
+        "member_ms_per_crop": {k: round(v, 3) for k, v in per_member.items()},
+        "gradcam_ms_per_alert": round(gradcam_ms, 2),
+        "models_rss_mb": round(loaded, 1),
+        "model_bytes": {p.name: p.stat().st_size for p in sorted(args.models.glob("*/*.onnx"))},
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
