@@ -37,7 +37,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(fn, n: int) -> float:  # noqa: ANN001
+def timed(fn, n: int) -> float:
     samples = []
     for _ in range(n):
         t0 = time.perf_counter()
@@ -64,8 +64,10 @@ def main() -> int:
     per_frame = timed(lambda: est.estimate(obs, Calibration()), args.n)
     crop = [obs.crops.left_eye]
     per_member = {
-        m.info.member: timed(lambda m=m: m.run(
-            np.zeros((1, 1, m.info.input_size, m.info.input_size), np.float32)), args.n)
+        m.info.member: timed(
+            lambda m=m: m.run(np.zeros((1, 1, m.info.input_size, m.info.input_size), np.float32)),
+            args.n,
+        )
         for m in est.eyes.members + est.yawn.members
     }
     del crop

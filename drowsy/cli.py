@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="ISO date or time (UTC)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("--output", type=Path, help="write the export here instead of stdout")
+    p.add_argument("--images", type=Path, help="'show': also save the alert's images here")
     _common(p)
 
     p = sub.add_parser("settings", help="show the effective settings or write the settings file")
@@ -165,6 +166,13 @@ def cmd_log(args: argparse.Namespace) -> int:
             alert = db.alert(args.id)
             if alert is None:
                 raise UserError(f"no alert with id {args.id} in {path}")
+            if args.images:
+                try:
+                    args.images.mkdir(parents=True, exist_ok=True)
+                    for role, png in alert["images"].items():
+                        (args.images / f"alert{args.id}_{role}.png").write_bytes(png)
+                except OSError as exc:
+                    raise UserError(f"cannot write images to {args.images}: {exc}") from exc
             alert["images"] = {k: f"{len(v)} bytes PNG" for k, v in alert["images"].items()}
             print(json.dumps(alert, indent=2))
         else:

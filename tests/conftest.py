@@ -15,10 +15,16 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Own config/data/cache dirs per test. The settings file there pins the geometric
+    estimator, so tests of the plumbing (alerts, log, CLI) do not change when the shipped
+    models are retrained; tests of the models ask for them with runtime.estimator=auto."""
     home = tmp_path_factory.mktemp("home")
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     monkeypatch.delenv("DROWSY_CONFIG", raising=False)
+    config = home / "xdg_config_home" / "drowsy"
+    config.mkdir(parents=True)
+    (config / "settings.toml").write_text('[runtime]\nestimator = "geometric"\n')
     return home
 
 
@@ -30,7 +36,8 @@ def sample_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings()
+    """Defaults, with the geometric estimator (see isolated_user_dirs)."""
+    return Settings(runtime={"estimator": "geometric"})
 
 
 def need_shared_data() -> Path:

@@ -14,6 +14,8 @@ from drowsy.evaluate import evaluate_blinks, evaluate_eyes, evaluate_yawn
 from drowsy.sample import _face_images
 from drowsy.settings import Settings
 
+GEOMETRIC = Settings(runtime={"estimator": "geometric"})
+
 
 @pytest.fixture(scope="module")
 def eyes_dir(tmp_path_factory):
@@ -31,7 +33,7 @@ def eyes_dir(tmp_path_factory):
 
 
 def test_eyes_report_keys_and_rules(eyes_dir):
-    r = evaluate_eyes(eyes_dir, Settings())
+    r = evaluate_eyes(eyes_dir, GEOMETRIC)
     assert {
         "n",
         "face_found_rate",
@@ -53,7 +55,7 @@ def test_yawn_report_keys(tmp_path):
     (tmp_path / "no_yawn").mkdir()
     cv2.imwrite(str(tmp_path / "no_yawn" / "a.png"), open_img)
     cv2.imwrite(str(tmp_path / "yawn" / "blank.png"), np.zeros((80, 80, 3), np.uint8))
-    r = evaluate_yawn(tmp_path, Settings())
+    r = evaluate_yawn(tmp_path, GEOMETRIC)
     assert {
         "n",
         "face_found_rate",
@@ -68,7 +70,7 @@ def test_yawn_report_keys(tmp_path):
 def test_missing_class_folder_is_a_clear_error(tmp_path):
     (tmp_path / "open").mkdir()
     with pytest.raises(UserError, match="closed/"):
-        evaluate_eyes(tmp_path, Settings())
+        evaluate_eyes(tmp_path, GEOMETRIC)
 
 
 def test_blinks_against_frame_labels(tmp_path, face_video, capsys):
@@ -96,4 +98,4 @@ def test_blinks_against_frame_labels(tmp_path, face_video, capsys):
 def test_blinks_without_labels_is_an_error(tmp_path, face_video):
     (tmp_path / face_video.name).symlink_to(face_video)
     with pytest.raises(UserError, match="missing labels"):
-        evaluate_blinks(tmp_path, Settings())
+        evaluate_blinks(tmp_path, GEOMETRIC)
