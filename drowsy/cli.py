@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help="process files as fast as possible")
     _common(p)
 
+    p = sub.add_parser("monitor", help="the desktop monitor (camera, video file or the demo)")
+    p.add_argument("--source", default=None, help="camera index, video file, or 'demo'")
+    p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--screenshot", type=Path, default=None, help="save the window on exit")
+    _common(p)
+
     p = sub.add_parser("analyze", help="analyse recorded videos into signals, events, summary")
     p.add_argument("videos", nargs="+", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -204,6 +210,15 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from drowsy.gui.app import run_monitor
+
+    spec = args.source
+    if spec not in (None, "demo") and not spec.isdigit() and not Path(spec).exists():
+        raise UserError(f"{spec}: no such file")
+    return run_monitor(_settings(args), args.source, args.exit_after, args.screenshot)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from drowsy.live import run_live
 
@@ -216,6 +231,7 @@ COMMANDS = {
     "log": cmd_log,
     "settings": cmd_settings,
     "run": cmd_run,
+    "monitor": cmd_monitor,
 }
 
 

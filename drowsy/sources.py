@@ -306,3 +306,68 @@ def open_source(spec: str, options: SourceOptions | None = None) -> FrameSource:
     if path.is_dir():
         return ImageFolderSource(path, options)
     return VideoFileSource(path, options)
+
+
+class LatestFrameSource(FrameSource):
+    """Wraps a live source so the consumer always gets the newest frame: a reader thread keeps
+    grabbing and overwrites the one waiting slot, so a slow pipeline drops stale frames instead
+    of falling further and further behind the camera."""
+
+    live = True
+
+    def __init__(self, inner: FrameSource) -> None:
+        super().__init__(inner.options)
+        import threading
+
+        self.inner = inner
+        self.name = inner.name
+        self.dropped = 0
+        self._slot: Frame | None = None
+        self._error: Exception | None = None
+        self._done = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, name="frame-reader", daemon=True)
+        self._thread.start()
+
+    @property
+    def nominal_fps(self) -> float | None:
+        return self.inner.nominal_fps
+
+    def _read(self) -> None:
+        try:
+            for frame in self.inner:
+                with self._cond:
+                    if self._done:
+                        return
+                    if self._slot is not None:
+                        self.dropped += 1
+                    self._slot = frame
+                    self._cond.notify()
+        except Exception as exc:  # handed to the consumer, which reports it
+            self._error = exc
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify()
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            with self._cond:
+                while self._slot is None and not self._done:
+                    self._cond.wait(timeout=0.5)
+                frame, self._slot = self._slot, None
+                done, error = self._done, self._error
+            if frame is not None:
+                self.stats.frames += 1
+                yield frame
+            elif done:
+                if error is not None:
+                    raise error
+                return
+
+    def close(self) -> None:
+        with self._cond:
+            self._done = True
+            self._cond.notify()
+        self._thread.join(timeout=2.0)
+        self.inner.close()

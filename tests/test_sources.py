@@ -121,3 +121,18 @@ def test_open_source_dispatches(tmp_path, video):
     assert isinstance(open_source(str(video)), VideoFileSource)
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
     assert isinstance(open_source(str(tmp_path)), ImageFolderSource)
+
+
+def test_latest_frame_source_drops_stale_frames(video):
+    import time
+
+    from drowsy.sources import LatestFrameSource
+
+    with LatestFrameSource(VideoFileSource(video)) as src:
+        got = []
+        for frame in src:
+            got.append(frame.index)
+            time.sleep(0.01)  # a consumer slower than the reader
+    assert got[-1] == 44  # the newest frame always arrives
+    assert len(got) < 45 and src.dropped == 45 - len(got)
+    assert got == sorted(got)

@@ -1,0 +1,165 @@
+"""Alert log viewer: the SQLite log as a filterable table, details with the stored images,
+and export to CSV/JSON."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QImage, QPixmap
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from drowsy.alertlog import AlertFilter, AlertLog, export_alerts
+from drowsy.contracts import AlertKind
+from drowsy.errors import UserError
+from drowsy.settings import Settings, default_log_path
+
+COLUMNS = ("id", "session_id", "raised_at", "level", "kind", "start_s", "duration_s", "source")
+
+
+class LogView(QWidget):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.rows: list[dict] = []
+        self.kind = QComboBox()
+        self.kind.addItems(["all kinds", *[k.value for k in AlertKind]])
+        self.level = QComboBox()
+        self.level.addItems(["all levels", "info", "warning", "critical"])
+        self.session = QLineEdit()
+        self.session.setPlaceholderText("session id")
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        exports = [QPushButton("Export CSV"), QPushButton("Export JSON")]
+        exports[0].clicked.connect(lambda: self.export("csv"))
+        exports[1].clicked.connect(lambda: self.export("json"))
+        for w in (self.kind, self.level):
+            w.currentIndexChanged.connect(self.refresh)
+        self.session.editingFinished.connect(self.refresh)
+        filters = QHBoxLayout()
+        for w in (QLabel("filter:"), self.kind, self.level, self.session, refresh, *exports):
+            filters.addWidget(w)
+        filters.addStretch(1)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.itemSelectionChanged.connect(self.show_details)
+        self.details = QTextEdit()
+        self.details.setReadOnly(True)
+        self.images = QLabel()
+        self.images.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        scroll = QScrollArea()
+        scroll.setWidget(self.images)
+        scroll.setWidgetResizable(True)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.details)
+        right.addWidget(scroll)
+        split = QSplitter()
+        split.addWidget(self.table)
+        split.addWidget(right)
+        split.setSizes([700, 500])
+        self.message = QLabel("")
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.message)
+
+    def _filter(self) -> AlertFilter:
+        session = self.session.text().strip()
+        return AlertFilter(
+            session=int(session) if session.isdigit() else None,
+            kind=None if self.kind.currentIndex() == 0 else self.kind.currentText(),
+            level=None if self.level.currentIndex() == 0 else self.level.currentText(),
+        )
+
+    def _open(self) -> AlertLog | None:
+        path = default_log_path(self.settings)
+        if not path.exists():
+            self.message.setText(f"no alert log yet at {path}")
+            return None
+        try:
+            return AlertLog(path, readonly=True)
+        except UserError as exc:
+            self.message.setText(str(exc))
+            return None
+
+    def refresh(self) -> None:
+        db = self._open()
+        if db is None:
+            return
+        with db:
+            self.rows = db.alerts(self._filter())
+        self.table.setRowCount(len(self.rows))
+        for i, row in enumerate(self.rows):
+            for j, col in enumerate(COLUMNS):
+                value = row.get(col)
+                text = (
+                    f"{value:.2f}"
+                    if isinstance(value, float)
+                    else ("" if value is None else str(value))
+                )
+                self.table.setItem(i, j, QTableWidgetItem(text))
+        self.message.setText(f"{len(self.rows)} alerts in {default_log_path(self.settings)}")
+
+    def show_details(self) -> None:
+        selected = self.table.selectedItems()
+        if not selected:
+            return
+        alert_id = int(self.table.item(selected[0].row(), 0).text())
+        db = self._open()
+        if db is None:
+            return
+        with db:
+            alert = db.alert(alert_id)
+        if alert is None:
+            return
+        images = alert.pop("images")
+        self.details.setPlainText(json.dumps(alert, indent=2))
+        decoded = [
+            cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR) for png in images.values()
+        ]
+        decoded = [d for d in decoded if d is not None]
+        if decoded:
+            width = max(d.shape[1] for d in decoded)
+            stack = np.vstack(
+                [
+                    cv2.copyMakeBorder(d, 0, 4, 0, width - d.shape[1], cv2.BORDER_CONSTANT)
+                    for d in decoded
+                ]
+            )
+            rgb = cv2.cvtColor(stack, cv2.COLOR_BGR2RGB)
+            h, w = rgb.shape[:2]
+            self.images.setPixmap(
+                QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())
+            )
+        else:
+            self.images.setText("no images stored for this alert")
+
+    def export(self, fmt: str, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export alerts", f"alerts.{fmt}")
+        if not path:
+            return
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(export_alerts(self.rows, fmt))
+            self.message.setText(f"exported {len(self.rows)} alerts to {path}")
+        except OSError as exc:
+            self.message.setText(f"cannot write {path}: {exc.strerror}")

@@ -1,0 +1,81 @@
+"""Settings dialog generated from the settings model: every field of every section, validated
+by the same pydantic model as the settings file and the CLI (bad values show the reason)."""
+
+from __future__ import annotations
+
+import json
+
+from PyQt6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from drowsy.errors import UserError
+from drowsy.settings import Settings, apply_override, save_settings
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("drowsy settings")
+        self.settings = settings
+        self.fields: dict[str, QLineEdit] = {}
+        tabs = QTabWidget()
+        for section, values in settings.model_dump().items():
+            form = QFormLayout()
+            model = getattr(settings, section)
+            for name, value in values.items():
+                edit = QLineEdit(json.dumps(value) if not isinstance(value, str) else value)
+                info = type(model).model_fields[name]
+                if info.description:
+                    edit.setToolTip(info.description)
+                form.addRow(name, edit)
+                self.fields[f"{section}.{name}"] = edit
+            page = QWidget()
+            page.setLayout(form)
+            scroll = QScrollArea()
+            scroll.setWidget(page)
+            scroll.setWidgetResizable(True)
+            tabs.addTab(scroll, section)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color:#c62828;")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(560, 520)
+
+    def validated(self) -> Settings:
+        """The edited settings, or UserError naming the first bad field and why."""
+        current = self.settings.model_dump()
+        new = self.settings
+        for key, edit in self.fields.items():
+            section, name = key.split(".")
+            before = current[section][name]
+            text = edit.text().strip()
+            shown = json.dumps(before) if not isinstance(before, str) else before
+            if text != shown:
+                new = apply_override(new, f"{key}={text}")
+        return new
+
+    def save(self, path=None) -> None:
+        try:
+            self.settings = self.validated()
+        except UserError as exc:
+            self.error.setText(str(exc))
+            return
+        save_settings(self.settings, path)
+        self.accept()

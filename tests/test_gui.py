@@ -1,0 +1,150 @@
+"""The desktop monitor, offscreen with pytest-qt, plus one real window under Xvfb."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest.importorskip("pytestqt", reason="pytest-qt is not installed")
+
+from drowsy.gui.settings_dialog import SettingsDialog
+from drowsy.gui.window import MonitorWindow
+from drowsy.settings import Settings, apply_override, load_settings
+
+
+@pytest.fixture
+def gui_settings(tmp_path):
+    s = Settings(runtime={"estimator": "geometric"})
+    return apply_override(s, f'log.path="{tmp_path / "log.sqlite"}"')
+
+
+def test_window_runs_a_video_and_shows_the_alert(qtbot, gui_settings, face_video, tmp_path):
+    window = MonitorWindow(gui_settings, str(face_video))
+    qtbot.addWidget(window)
+    window.worker.speed = 4.0
+    qtbot.waitUntil(lambda: window.latest is not None, timeout=15000)
+    qtbot.waitUntil(lambda: "MICROSLEEP" in window.banner.text().upper(), timeout=20000)
+    assert "WARNING" in window.banner.text()
+    assert len(window.plots.t) > 10
+    window._repaint()
+    assert not window.video.pixmap().isNull()
+    assert window.indicators["tracking"].text().startswith("good")
+    qtbot.waitUntil(lambda: window.thread is None or window.thread.isFinished(), timeout=20000)
+    window.log_view.refresh()
+    kinds = [
+        window.log_view.table.item(i, 4).text() for i in range(window.log_view.table.rowCount())
+    ]
+    assert "microsleep" in kinds
+    window.log_view.table.selectRow(kinds.index("microsleep"))
+    assert '"kind": "microsleep"' in window.log_view.details.toPlainText()
+    out = tmp_path / "alerts.json"
+    window.log_view.export("json", str(out))
+    assert out.read_text().count("microsleep") == 1
+
+
+def test_gradcam_panel_shows_the_latest_explanation(qtbot, gui_settings, no_face_video):
+    from drowsy.inference.explain import Explanation
+
+    window = MonitorWindow(gui_settings, str(no_face_video))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.latest is not None, timeout=15000)
+    r = window.latest
+    panel = np.full((128, 640, 3), 200, np.uint8)
+    fake = type(r)(
+        r.frame,
+        r.observation,
+        r.signals,
+        None,
+        [],
+        r.status,
+        {},
+        {1: Explanation("raise", {"raise_gradcam_left_eye": panel})},
+    )
+    window._on_result(fake)
+    window._repaint()
+    assert window.gradcam.pixmap() is not None and not window.gradcam.pixmap().isNull()
+    window.close()
+
+
+def test_worker_stops_cleanly_and_closes_the_session(qtbot, gui_settings, face_video, tmp_path):
+    window = MonitorWindow(gui_settings, str(face_video))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.latest is not None, timeout=15000)
+    thread = window.thread
+    window.close()
+    assert thread.isFinished()
+    db = sqlite3.connect(tmp_path / "log.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL").fetchone()[0] == 0
+
+
+def test_settings_dialog_round_trip_and_rejects_bad_values(qtbot, tmp_path):
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    path = tmp_path / "settings.toml"
+    dialog.fields["alerts.microsleep_s"].setText("-1")
+    dialog.save(path)
+    assert "greater than 0" in dialog.error.text() and not path.exists()
+    dialog.fields["alerts.microsleep_s"].setText("1.2")
+    dialog.fields["runtime.estimator"].setText("geometric")
+    dialog.save(path)
+    loaded = load_settings(path)
+    assert loaded.alerts.microsleep_s == 1.2 and loaded.runtime.estimator == "geometric"
+
+
+def test_camera_that_is_absent_is_reported_not_fatal(qtbot, gui_settings):
+    window = MonitorWindow(gui_settings, "7")
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: "camera 7" in window.statusBar().currentMessage(), timeout=10000)
+    window.close()
+
+
+def _xcb_ready() -> bool:
+    from ctypes.util import find_library
+
+    return all(find_library(n) for n in ("xcb-cursor", "xcb-icccm", "xcb-keysyms"))
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="Xvfb is not installed")
+@pytest.mark.skipif(not _xcb_ready(), reason="libxcb-cursor0/icccm4/keysyms1 missing for Qt xcb")
+def test_real_window_screenshot_under_xvfb(tmp_path, face_video):
+    shot = tmp_path / "shot.png"
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    result = subprocess.run(
+        [
+            "xvfb-run",
+            "-a",
+            "-s",
+            "-screen 0 1366x900x24",
+            sys.executable,
+            "-m",
+            "drowsy",
+            "monitor",
+            "--source",
+            str(face_video),
+            "--exit-after",
+            "6",
+            "--screenshot",
+            str(shot),
+            "--set",
+            "runtime.estimator=geometric",
+            "--log",
+            str(tmp_path / "l.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    import cv2
+
+    img = cv2.imread(str(shot))
+    assert img is not None and img.shape[1] >= 1000
+    assert img.std() > 20  # a drawn window, not a blank screen
