@@ -211,11 +211,19 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
+    import os
+
     from drowsy.gui.app import run_monitor
 
     spec = args.source
     if spec not in (None, "demo") and not spec.isdigit() and not Path(spec).exists():
         raise UserError(f"{spec}: no such file")
+    headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if headless and args.screenshot is None and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        from drowsy.live import run_live
+
+        print("drowsy: no display found; running the console monitor instead")
+        return run_live(None if spec == "demo" else spec, _settings(args), args.exit_after)
     return run_monitor(_settings(args), args.source, args.exit_after, args.screenshot)
 
 

@@ -192,3 +192,35 @@ def test_run_without_camera_uses_the_built_in_sample(tmp_path, face_video, monke
     out = capsys.readouterr().out
     assert "no camera found" in out
     assert "ALERT WARNING  microsleep" in out
+
+
+def test_monitor_without_a_display_runs_the_console_monitor(
+    tmp_path, face_video, monkeypatch, capsys
+):
+    import drowsy.live
+
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(drowsy.live, "sample_video", lambda: face_video)
+    assert main(["monitor", "--exit-after", "2", "--log", str(tmp_path / "l.db")]) == 0
+    out = capsys.readouterr().out
+    assert "no display found" in out and "session 1:" in out
+
+
+def test_monitor_screenshot_offscreen(tmp_path, face_video, monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    shot = tmp_path / "shot.png"
+    code = main(
+        [
+            "monitor",
+            "--source",
+            str(face_video),
+            "--exit-after",
+            "3",
+            "--screenshot",
+            str(shot),
+            "--log",
+            str(tmp_path / "l.db"),
+        ]
+    )
+    assert code == 0 and shot.stat().st_size > 10_000
