@@ -296,8 +296,10 @@ class MonitorWindow(QMainWindow):
     def _on_failed(self, text: str) -> None:
         self.statusBar().showMessage(f"error: {text}", 15000)
 
-    def _on_source(self, label: str, live: bool) -> None:
+    def _on_source(self, label: str, live: bool, duration_s: float) -> None:
         self.setWindowTitle(f"drowsy - {label}")
+        if duration_s > 0:
+            self.seek.setRange(0, int(duration_s))
         for w in (self.play, self.speed, self.seek):
             w.setEnabled(not live)
 

@@ -33,7 +33,7 @@ class PipelineWorker(QObject):
     result = pyqtSignal(object)  # FrameResult
     status = pyqtSignal(str)  # one-line messages for the status bar / banner
     failed = pyqtSignal(str)  # an error in a stage: shown and logged, the run goes on
-    source_opened = pyqtSignal(str, bool)  # label, is_live
+    source_opened = pyqtSignal(str, bool, float)  # label, is_live, duration_s (0: unknown)
     pipeline_info = pyqtSignal(dict)  # execution provider and model versions
     finished = pyqtSignal(dict)  # session summary
 
@@ -88,7 +88,9 @@ class PipelineWorker(QObject):
 
     def _run(self, db: AlertLog) -> dict:
         source, label = self._open()
-        self.source_opened.emit(label, source.live)
+        frames_total = source.stats.expected_frames or 0
+        duration = frames_total / source.nominal_fps if source.nominal_fps else 0.0
+        self.source_opened.emit(label, source.live, float(duration))
         pipeline = Pipeline(self.settings)
         self.pipeline_info.emit({"provider": pipeline.provider, "models": pipeline.model_versions})
         session = db.start_session(label, self.settings.model_dump(), pipeline.model_versions)
