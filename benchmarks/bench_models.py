@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from drowsy.contracts import AlertKind, Frame  # noqa: E402
 from drowsy.inference.ensemble import DEFAULT_MODELS_DIR, CnnEstimator  # noqa: E402
 from drowsy.inference.explain import Explainer  # noqa: E402
-from drowsy.sample import _face_images  # noqa: E402
+from drowsy.scenario.render import actor  # noqa: E402
 from drowsy.settings import Settings  # noqa: E402
 from drowsy.vision.tracker import FaceTracker, TrackerOptions  # noqa: E402
 
@@ -52,7 +52,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("-n", type=int, default=300)
     args = ap.parse_args()
-    image = _face_images()[0]
+    image = actor(None).open_eyes.image
     s = Settings()
     with FaceTracker(TrackerOptions(s.tracker, s.quality, s.gaze, static_images=True)) as tr:
         obs = tr.process(Frame(image, 0.0, 0))

@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", type=Path, default=None, help="save the window on exit")
     _common(p)
 
+    p = sub.add_parser("demo", help="render the demo scenario and show or check it")
+    p.add_argument("--check", action="store_true", help="score alerts against the script")
+    p.add_argument("--script", type=Path, help="a scenario JSON (default: the built-in one)")
+    p.add_argument("--portrait", help="a face photo to animate (default: the astronaut)")
+    p.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder")
+    _common(p)
+
     p = sub.add_parser("analyze", help="analyse recorded videos into signals, events, summary")
     p.add_argument("videos", nargs="+", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -227,6 +234,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return run_monitor(_settings(args), args.source, args.exit_after, args.screenshot)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from drowsy.analyze import prepare_out_dir
+    from drowsy.scenario.demo import run_demo
+
+    prepare_out_dir(args.out)
+    return run_demo(_settings(args), args.script, args.portrait, args.out, args.check)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from drowsy.live import run_live
 
@@ -240,6 +255,7 @@ COMMANDS = {
     "settings": cmd_settings,
     "run": cmd_run,
     "monitor": cmd_monitor,
+    "demo": cmd_demo,
 }
 
 

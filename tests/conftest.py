@@ -49,14 +49,12 @@ def need_shared_data() -> Path:
 @pytest.fixture(scope="session")
 def face_video(sample_cache: Path) -> Path:
     """14 s, 320x240 at 10 fps: blinks, a 1.6 s closure at 11 s (a microsleep)."""
-    from drowsy.sample import SampleEvent, render_video
+    from drowsy.scenario.render import render
+    from drowsy.scenario.script import Event, Script
 
-    script = (
-        SampleEvent("closure", 3.0, 3.2),
-        SampleEvent("closure", 6.0, 6.2),
-        SampleEvent("closure", 11.0, 12.6),
-    )
-    return render_video(sample_cache / "face.avi", script, seconds=14, fps=10, size=(320, 240))
+    events = (Event("blink", 3.0, 3.2), Event("blink", 6.0, 6.2), Event("closure", 11.0, 12.6))
+    script = Script(events=events, duration_s=14, fps=10, size=(320, 240))
+    return render(script, sample_cache / "face.avi")
 
 
 @pytest.fixture(scope="session")

@@ -63,3 +63,11 @@ def signals_at(
 def sequence(seconds: float, fps: float, state: Callable[[float], dict]) -> list[FrameSignals]:
     """Signals at ``fps`` for ``seconds``; ``state(t)`` gives the keyword overrides."""
     return [signals_at(i / fps, i, **state(i / fps)) for i in range(round(seconds * fps))]
+
+
+def face_images():
+    """(open eyes, closed eyes) versions of the scenario portrait (512x512 BGR)."""
+    from drowsy.scenario.render import actor
+
+    cast = actor(None)
+    return cast.open_eyes.image, cast.closed_eyes.image

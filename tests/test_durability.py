@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from drowsy.sample import SampleEvent, render_video
+from drowsy.scenario.render import render
+from drowsy.scenario.script import Event, Script
 
 
 def count_alerts(path) -> list[tuple]:
@@ -27,8 +28,9 @@ def count_alerts(path) -> list[tuple]:
 
 def test_sigkill_mid_run_keeps_every_raised_alert(tmp_path, sample_cache):
     # the face leaves for 12 s every 24 s: a monitoring-degraded alert each time
-    script = tuple(SampleEvent("away", 2.0 + 24 * k, 14.0 + 24 * k) for k in range(8))
-    video = render_video(sample_cache / "away.avi", script, seconds=190, fps=10, size=(320, 240))
+    events = tuple(Event("away", 2.0 + 24 * k, 14.0 + 24 * k) for k in range(8))
+    script = Script(events=events, duration_s=190, fps=10, size=(320, 240))
+    video = render(script, sample_cache / "away.avi")
     log = tmp_path / "log.sqlite"
     proc = subprocess.Popen(
         [

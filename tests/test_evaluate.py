@@ -11,8 +11,8 @@ import pytest
 from drowsy.cli import main
 from drowsy.errors import UserError
 from drowsy.evaluate import evaluate_blinks, evaluate_eyes, evaluate_yawn
-from drowsy.sample import _face_images
 from drowsy.settings import Settings
+from tests.helpers import face_images
 
 GEOMETRIC = Settings(runtime={"estimator": "geometric"})
 
@@ -20,7 +20,7 @@ GEOMETRIC = Settings(runtime={"estimator": "geometric"})
 @pytest.fixture(scope="module")
 def eyes_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("eyes")
-    open_img, closed_img = _face_images()
+    open_img, closed_img = face_images()
     for label, img in (("open", open_img), ("closed", closed_img)):
         (root / label).mkdir()
         cv2.imwrite(str(root / label / "full.png"), img)
@@ -50,7 +50,7 @@ def test_eyes_report_keys_and_rules(eyes_dir):
 
 
 def test_yawn_report_keys(tmp_path):
-    open_img, _ = _face_images()
+    open_img, _ = face_images()
     (tmp_path / "yawn").mkdir()
     (tmp_path / "no_yawn").mkdir()
     cv2.imwrite(str(tmp_path / "no_yawn" / "a.png"), open_img)

@@ -128,12 +128,12 @@ def test_broken_ensemble_spec(tmp_path):
 def test_explainer_draws_every_member_and_the_face(tmp_path):
     from drowsy.contracts import AlertKind, Frame
     from drowsy.inference.explain import Explainer
-    from drowsy.sample import _face_images
     from drowsy.vision.tracker import FaceTracker, TrackerOptions
+    from tests.helpers import face_images
 
     root = write_models_dir(tmp_path)
     est = CnnEstimator(root)
-    image = _face_images()[1]
+    image = face_images()[1]
     s = Settings()
     with FaceTracker(TrackerOptions(s.tracker, s.quality, s.gaze, static_images=True)) as tr:
         obs = tr.process(Frame(image, 0.0, 0))

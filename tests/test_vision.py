@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from drowsy.contracts import Frame
-from drowsy.sample import _face_images
 from drowsy.settings import Settings
 from drowsy.vision.crops import REGIONS, crop_aligned, cut_crops
 from drowsy.vision.pose import (
@@ -18,11 +17,12 @@ from drowsy.vision.pose import (
     model_points,
 )
 from drowsy.vision.tracker import FaceTracker, TrackerOptions
+from tests.helpers import face_images
 
 
 @pytest.fixture(scope="module")
 def faces():
-    return _face_images()  # (open eyes, closed eyes) portrait, 512x512
+    return face_images()  # (open eyes, closed eyes) portrait, 512x512
 
 
 @pytest.fixture

@@ -1,0 +1,57 @@
+"""Score the alerts a run raised against a scenario's expected alerts.
+
+An alert matches an expected one when the kind is the same and it was raised inside the
+expected window; matching is one-to-one. Every other alert is a false alarm (precision), every
+unmatched expectation a miss (recall).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from drowsy.scenario.script import Expected
+
+
+@dataclass
+class CheckReport:
+    precision: float
+    recall: float
+    matched: list[dict]
+    false_alarms: list[dict]
+    missed: list[dict]
+
+    @property
+    def perfect(self) -> bool:
+        return self.precision == 1.0 and self.recall == 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"perfect": self.perfect}
+
+
+def check(alerts: list[dict], expected: list[Expected]) -> CheckReport:
+    free = list(range(len(alerts)))
+    matched, missed = [], []
+    for exp in expected:
+        hit = next(
+            (
+                i
+                for i in free
+                if alerts[i]["kind"] == exp.kind
+                and exp.earliest_s - 1e-6 <= alerts[i]["start_s"] <= exp.latest_s + 1e-6
+            ),
+            None,
+        )
+        if hit is None:
+            missed.append(asdict(exp))
+        else:
+            free.remove(hit)
+            matched.append({"expected": asdict(exp), "alert": _brief(alerts[hit])})
+    false_alarms = [_brief(alerts[i]) for i in free]
+    n_alerts, n_expected = len(alerts), len(expected)
+    precision = (n_alerts - len(false_alarms)) / n_alerts if n_alerts else 1.0
+    recall = len(matched) / n_expected if n_expected else 1.0
+    return CheckReport(round(precision, 4), round(recall, 4), matched, false_alarms, missed)
+
+
+def _brief(alert: dict) -> dict:
+    return {k: alert.get(k) for k in ("kind", "level", "start_s", "end_s")}

@@ -1,0 +1,71 @@
+"""``drowsy demo``: render a scenario (the default one, cached), then show it in the monitor
+when there is a display, or analyse it and print the alerts; ``--check`` scores the alerts
+against the script."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from drowsy.analyze import AnalyzeOptions, analyze_video
+from drowsy.sample import sample_video
+from drowsy.scenario.check import check
+from drowsy.scenario.render import render, truth_path
+from drowsy.scenario.script import Script, expected_alerts
+from drowsy.settings import Settings, default_log_path
+
+
+def scenario_video(
+    script_path: Path | None, portrait: str | None, out: Path
+) -> tuple[Path, Script]:
+    from drowsy.scenario.script import DEFAULT
+
+    if script_path is None and portrait is None:
+        return sample_video(), DEFAULT
+    script = Script.load(script_path) if script_path else DEFAULT
+    if portrait is not None:
+        from dataclasses import replace
+
+        script = replace(script, portrait=portrait)
+    video = out / "scenario.avi"
+    render(script, video)
+    return video, script
+
+
+def run_demo(
+    settings: Settings,
+    script_path: Path | None,
+    portrait: str | None,
+    out: Path,
+    want_check: bool,
+) -> int:
+    video, script = scenario_video(script_path, portrait, out)
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if has_display and not want_check:
+        from drowsy.gui.app import run_monitor
+
+        return run_monitor(settings, str(video), None, None)
+    opts = AnalyzeOptions(out, default_log_path(settings), settings, progress=False)
+    analyze_video(video, out / video.stem, opts)
+    events = json.loads((out / video.stem / "events.json").read_text())
+    for a in events["alerts"]:
+        print(f"{a['start_s']:7.2f}s  {a['level']:<8} {a['kind']}")
+    if not want_check:
+        return 0
+    truth = expected_alerts(script, settings.alerts)
+    report = check(events["alerts"], truth.expected_alerts)
+    (out / "check.json").write_text(json.dumps(report.to_dict(), indent=2))
+    for miss in report.missed:
+        print(
+            f"MISSED      {miss['kind']} expected {miss['earliest_s']:.2f}-{miss['latest_s']:.2f}s"
+            f" ({miss['because']})"
+        )
+    for fa in report.false_alarms:
+        print(f"FALSE ALARM {fa['kind']} at {fa['start_s']:.2f}s")
+    print(
+        f"precision {report.precision:.3f} recall {report.recall:.3f} "
+        f"({len(report.matched)} of {len(truth.expected_alerts)} scripted alerts; truth: "
+        f"{truth_path(video)})"
+    )
+    return 0 if report.perfect else 1
