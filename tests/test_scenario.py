@@ -132,6 +132,9 @@ def test_short_scenario_raises_exactly_the_scripted_alerts(tmp_path, estimator):
     report = json.loads((tmp_path / "out" / "check.json").read_text())
     assert report["missed"] == [] and report["false_alarms"] == [], report
     assert code == 0
+    assert report["realism"]["face_found_in_view"] >= 0.95
+    assert report["realism"]["closed_agreement"] >= 0.9
+    assert report["realism"]["open_agreement"] >= 0.97
 
 
 def test_default_scenario_truth_is_written_with_the_video(tmp_path):

@@ -55,7 +55,14 @@ def run_demo(
         return 0
     truth = expected_alerts(script, settings.alerts)
     report = check(events["alerts"], truth.expected_alerts)
-    (out / "check.json").write_text(json.dumps(report.to_dict(), indent=2))
+    real = realism(script, out / video.stem / "frames.csv", settings.signals.closed_threshold)
+    (out / "check.json").write_text(json.dumps(report.to_dict() | {"realism": real}, indent=2))
+    print(
+        f"realism: face found in {real['face_found_in_view']:.1%} of in-view frames; eye state "
+        f"agrees with the script in {real['eye_agreement']:.1%} of frontal frames "
+        f"(closed {real['closed_agreement']:.1%}, open {real['open_agreement']:.1%}; "
+        f"{real['probability_source']})"
+    )
     for miss in report.missed:
         print(
             f"MISSED      {miss['kind']} expected {miss['earliest_s']:.2f}-{miss['latest_s']:.2f}s"
@@ -69,3 +76,44 @@ def run_demo(
         f"{truth_path(video)})"
     )
     return 0 if report.perfect else 1
+
+
+def realism(script: Script, frames_csv: Path, threshold: float) -> dict:
+    """How the pipeline sees the rendered driver: face found in frames where the face is in
+    view, and per-frame agreement of the eye state with the script (frontal frames)."""
+    import csv
+
+    from drowsy.scenario.render import pose_at
+
+    in_view = found = 0
+    agree = {True: [0, 0], False: [0, 0]}  # scripted closed? -> [agreeing, total]
+    source = ""
+    with frames_csv.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            p = pose_at(script, float(row["timestamp_s"]))
+            if p.away > 0:
+                continue
+            in_view += 1
+            if row["face_present"] != "1":
+                continue
+            found += 1
+            source = row["probability_source"]
+            if p.yaw or p.pitch or p.mouth or row["eye_closed"] == "":
+                continue
+            predicted = float(row["eye_closed"]) >= threshold
+            agree[p.closed][0] += predicted == p.closed
+            agree[p.closed][1] += 1
+
+    def share(a: list[int]) -> float:
+        return a[0] / a[1] if a[1] else 1.0
+
+    both = [agree[True][0] + agree[False][0], agree[True][1] + agree[False][1]]
+    return {
+        "in_view_frames": in_view,
+        "face_found_in_view": found / in_view if in_view else 0.0,
+        "eye_agreement": share(both),
+        "closed_agreement": share(agree[True]),
+        "open_agreement": share(agree[False]),
+        "closed_frames": agree[True][1],
+        "probability_source": source,
+    }
