@@ -79,3 +79,26 @@ def match_episodes(truth: list[tuple[float, float]], detected: list[tuple[float,
         "recall": recall,
         "f1": f1,
     }
+
+
+def roc_auc(labels: Sequence[float], scores: Sequence[float]) -> float | None:
+    """Area under the ROC curve (probability a positive outranks a negative; ties count half).
+    None when one class is missing."""
+    y = np.asarray(labels) > 0.5
+    s = np.asarray(scores, dtype=np.float64)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    allv = np.concatenate([pos, neg])[order]
+    # average ranks for ties
+    i = 0
+    while i < len(allv):
+        j = i
+        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1
+        i = j + 1
+    r_pos = ranks[: len(pos)].sum()
+    return round(float((r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))), 4)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -21,11 +22,28 @@ from drowsy.contracts import (
 )
 from drowsy.inference.ensemble import CnnEstimator
 from drowsy.inference.explain import Explainer, Explanation
+from drowsy.inference.temporal import TemporalModel
 from drowsy.settings import Settings
 from drowsy.state.calibration import Calibrator
 from drowsy.state.estimator import StateEstimator, make_estimator
 from drowsy.state.signals import build_signals
 from drowsy.vision.tracker import FaceTracker, TrackerOptions
+
+
+def make_temporal(settings: Settings) -> TemporalModel | None:
+    """The temporal model from ``models/temporal`` when present and enabled."""
+    if not settings.runtime.temporal or settings.runtime.estimator == "geometric":
+        return None
+    from drowsy.inference.ensemble import DEFAULT_MODELS_DIR
+    from drowsy.inference.onnx_model import choose_providers
+
+    folder = Path(settings.runtime.models_dir or DEFAULT_MODELS_DIR).expanduser()
+    path = folder / "temporal" / "temporal.onnx"
+    if not path.is_file():
+        return None
+    return TemporalModel(
+        path, choose_providers(settings.runtime.provider), settings.runtime.threads
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +75,7 @@ class Pipeline:
         self.estimator = estimator or make_estimator(settings)
         self.calibrator = Calibrator(settings.calibration)
         self.engine = AlertEngine(settings.alerts, settings.signals)
+        self.temporal = make_temporal(settings)
         self.explainer = (
             Explainer(self.estimator) if isinstance(self.estimator, CnnEstimator) else None
         )
@@ -65,7 +84,8 @@ class Pipeline:
 
     @property
     def model_versions(self) -> dict[str, str]:
-        return {**self.estimator.versions(), "temporal": "none"}
+        temporal = self.temporal.version if self.temporal else "none"
+        return {**self.estimator.versions(), "temporal": temporal}
 
     @property
     def provider(self) -> str:
@@ -91,14 +111,18 @@ class Pipeline:
         signals = build_signals(
             frame.index, frame.timestamp_s, obs, probs, calibration, self.settings.gaze
         )
-        updates = self.engine.update(signals, None)
+        t_temporal = time.perf_counter()
+        state = self.temporal.update(signals, calibration) if self.temporal else None
+        timings["temporal"] = (time.perf_counter() - t_temporal) * 1e3
+        t1b = time.perf_counter()
+        updates = self.engine.update(signals, state)
         t2 = time.perf_counter()
         explanations = self._explain(frame, obs, signals, updates)
-        timings.update(models=(t1 - t0) * 1e3, alerts=(t2 - t1) * 1e3)
+        timings.update(models=(t1 - t0) * 1e3, alerts=(t2 - t1b) * 1e3)
         if explanations:
             timings["explain"] = (time.perf_counter() - t2) * 1e3
         status = replace(self.engine.status)  # a snapshot: the engine keeps mutating its own
-        return FrameResult(frame, obs, signals, None, updates, status, timings, explanations)
+        return FrameResult(frame, obs, signals, state, updates, status, timings, explanations)
 
     def _explain(
         self, frame: Frame, obs: FaceObservation, s: FrameSignals, updates: list[AlertUpdate]

@@ -159,6 +159,7 @@ class RuntimeSettings(_Section):
     voting: Literal["auto", "hard", "soft", "weighted"] = Field(
         "auto", description="auto: the default the model card chose"
     )
+    temporal: bool = Field(True, description="run the temporal model when it is present")
     provider: Literal["auto", "tensorrt", "cuda", "cpu"] = "auto"
     threads: int = Field(0, ge=0, le=64, description="0 lets ONNX Runtime decide")
 

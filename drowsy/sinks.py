@@ -40,6 +40,8 @@ FRAME_COLUMNS = (
     "off_road_s",
     "vats_off_road_s",
     "no_face_s",
+    "drowsiness",
+    "distraction",
     "alerts_raised",
 )
 
@@ -93,6 +95,8 @@ class FramesCsv:
             st.off_road_s,
             st.vats_off_road_s,
             st.no_face_s,
+            None if r.state is None else r.state.drowsiness,
+            None if r.state is None else r.state.distraction,
             raised,
         )
         self._writer.writerow([_fmt(v) for v in values])

@@ -57,6 +57,9 @@ class Ensemble:
         self.members = [
             OnnxModel(folder / m["file"], providers, threads, m.get("sha256")) for m in members
         ]
+        for m in self.members:
+            if "probs" not in m.output_names:
+                raise ModelError(f"model {m.info.path}: has no 'probs' output")
         self.weights = [float(m.get("weight", 1.0)) for m in members]
         first = self.members[0].info
         for m in self.members[1:]:
@@ -75,7 +78,7 @@ class Ensemble:
         """One batched call per member for all the crops of a frame."""
         info = self.members[0].info
         batch = to_tensor(crops, info.input_size, info.mean, info.std)
-        member_probs = tuple(m.run(batch)["probs"] for m in self.members)
+        member_probs = tuple(m.run(batch, ["probs"])["probs"] for m in self.members)
         return EnsembleOutput(vote(member_probs, self.voting, self.weights), member_probs)
 
 

@@ -136,18 +136,21 @@ class OnnxModel:
             raise ModelError(f"model {path}: malformed metadata ({exc})") from exc
         inp = self.session.get_inputs()[0]
         shape = inp.shape
-        expect = [1, self.info.input_size, self.info.input_size]
-        if len(shape) != 4 or list(shape[1:]) != expect:
+        if "input_shape" in meta:  # sequence models state their own (steps, features)
+            expect = [int(v) for v in json.loads(meta["input_shape"])]
+        else:  # image models: (channels, size, size)
+            expect = [1, self.info.input_size, self.info.input_size]
+        if len(shape) != len(expect) + 1 or list(shape[1:]) != expect:
             raise ModelError(
                 f"model {path}: input shape {shape} does not match (batch, "
                 f"{', '.join(map(str, expect))}) from its metadata"
             )
+        self.input_shape = expect
         self.input_name = inp.name
         self.output_names = [o.name for o in self.session.get_outputs()]
-        if "probs" not in self.output_names:
-            raise ModelError(f"model {path}: has no 'probs' output")
         self.provider = self.session.get_providers()[0]
-        self.run(np.zeros((2, 1, self.info.input_size, self.info.input_size), np.float32))
+        warm = self.run(np.zeros((2, *expect), np.float32), self.output_names[:1])
+        del warm
 
     @staticmethod
     def _checksum_file(path: Path) -> str:
@@ -160,6 +163,6 @@ class OnnxModel:
         return text[0]
 
     def run(self, batch: np.ndarray, outputs: list[str] | None = None) -> dict[str, np.ndarray]:
-        names = outputs or ["probs"]
+        names = outputs or self.output_names[:1]
         values = self.session.run(names, {self.input_name: batch})
         return dict(zip(names, values, strict=True))
