@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny budgets (a smoke test)")
     p.add_argument("--version", default="1")
 
+    p = sub.add_parser("temporal", help="build models/temporal (needs the eye and yawn models)")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--models", type=Path, default=ROOT / "models")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--quick", action="store_true", help="tiny budgets (a smoke test)")
+
     p = sub.add_parser("crops", help="cut aligned crops with the runtime tracker (cached)")
     p.add_argument("inputs", nargs="+", type=Path, help="videos, face images or folders of them")
     p.add_argument("--out", type=Path, required=True, help="writes OUT/unlabelled/*.png")
@@ -106,6 +112,31 @@ def _images_in(folders: list[Path]):
     if not len(out):
         raise TrainingError(f"no images in {', '.join(map(str, folders))}")
     return out
+
+
+def cmd_temporal(args: argparse.Namespace) -> int:
+    from training.temporal.build import build
+    from training.temporal.train import TemporalConfig
+
+    cfg = TemporalConfig(
+        pretrain_steps=600, train_steps=1500, n_train=2400, n_val=400, n_test=800, n_onset=60
+    )
+    if args.quick:
+        cfg = TemporalConfig(
+            pretrain_steps=5, train_steps=5, n_train=16, n_val=8, n_test=8, n_onset=2
+        )
+    t0 = time.monotonic()
+    results = build(args.data, args.models, cfg, force=args.force)
+    print(
+        json.dumps(
+            {
+                "test": results["test"],
+                "false_alarms": results["real_false_alarms"]["alerts"],
+                "minutes": round((time.monotonic() - t0) / 60, 1),
+            }
+        )
+    )
+    return 0
 
 
 def cmd_crops(args: argparse.Namespace) -> int:
@@ -245,6 +276,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "reproduce": cmd_reproduce,
+    "temporal": cmd_temporal,
     "crops": cmd_crops,
     "pretrain": cmd_pretrain,
     "finetune": cmd_finetune,

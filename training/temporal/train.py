@@ -126,33 +126,48 @@ def rule_scores(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _first_sustained(t_end: np.ndarray, hit: np.ndarray, hold: int) -> float | None:
+    """Time at which ``hit`` has held for ``hold`` consecutive evaluations."""
+    run = 0
+    for t, h in zip(t_end, hit, strict=True):
+        run = run + 1 if h else 0
+        if run >= hold:
+            return float(t)
+    return None
+
+
 def onset_delays(
-    model: TemporalNet, cfg: TemporalConfig, rng: np.random.Generator, noise: NoiseModel
+    model: TemporalNet,
+    cfg: TemporalConfig,
+    rng: np.random.Generator,
+    noise: NoiseModel,
+    threshold: float = 0.7,
+    hold_s: int = 5,
 ) -> dict:
-    """Alert for 60 s, then drowsy: seconds from onset until the score first says drowsy
-    (GRU: >= 0.5; rules: >= 1), evaluated every second on the trailing window."""
-    delays = {"gru": [], "rules": []}
+    """Alert for 60 s, then drowsy: seconds from the onset to the alert each method would
+    raise (GRU: score >= ``threshold`` for ``hold_s`` s, the runtime's rule; rules: PERCLOS
+    over 0.15 or a closure of 1 s), evaluated every second on the trailing window."""
+    found: dict[str, list[tuple[float | None, bool]]] = {"gru": [], "rules": []}
     for _ in range(cfg.n_onset):
         seq = simulate(150.0, DROWSY, rng, noise, onset_s=60.0, before=ALERT)
-        stride = round(1.0 / STEP_S)
-        ends = list(range(cfg.window, len(seq) + 1, stride))
+        ends = list(range(cfg.window, len(seq) + 1, round(1.0 / STEP_S)))
         wins = np.stack([seq[e - cfg.window : e] for e in ends])
         t_end = np.array(ends) * STEP_S
-        for name, s, thr in (
-            ("gru", scores_of(model, wins)[:, 0], 0.5),
-            ("rules", rule_scores(wins)[:, 0], 1.0),
+        for name, hit, hold in (
+            ("gru", scores_of(model, wins)[:, 0] >= threshold, hold_s),
+            ("rules", rule_scores(wins)[:, 0] >= 1.0, 1),
         ):
-            after = (t_end >= 60.0) & (s >= thr)
-            before_fp = bool(((t_end < 60.0) & (s >= thr)).any())
-            delay = float(t_end[after][0] - 60.0) if after.any() else float("nan")
-            delays[name].append((delay, before_fp))
+            alert_t = _first_sustained(t_end, hit, hold)
+            early = alert_t is not None and alert_t < 60.0
+            later = _first_sustained(t_end[t_end >= 60.0], hit[t_end >= 60.0], hold)
+            found[name].append((None if later is None else later - 60.0, early))
     out = {}
-    for name, v in delays.items():
-        d = np.array([a for a, _ in v])
+    for name, v in found.items():
+        delays = [d for d, _ in v if d is not None]
         out[name] = {
-            "median_delay_s": float(np.nanmedian(d)) if np.isfinite(d).any() else None,
-            "detected": float(np.isfinite(d).mean()),
-            "false_alarm_before_onset": float(np.mean([b for _, b in v])),
+            "median_delay_s": float(np.median(delays)) if delays else None,
+            "detected": len(delays) / len(v),
+            "false_alarm_before_onset": float(np.mean([e for _, e in v])),
         }
     return out
 
