@@ -148,3 +148,11 @@ def test_real_window_screenshot_under_xvfb(tmp_path, face_video):
     img = cv2.imread(str(shot))
     assert img is not None and img.shape[1] >= 1000
     assert img.std() > 20  # a drawn window, not a blank screen
+
+
+def test_attention_strip_for_temporal_alerts():
+    from drowsy.gui.window import attention_strip
+
+    img = attention_strip([0.0, 0.1, 0.6, 0.3])
+    assert img.shape == (60, 640, 3)
+    assert img[40, 400].sum() > img[40, 10].sum()  # the heavy second is brighter

@@ -58,8 +58,10 @@ def test_simulator_regimes_differ_as_published():
     pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     noise = NoiseModel()
-    closed = {r: np.mean([(simulate(60, reg, rng, noise)[:, 0] > 0.5).mean() for _ in range(8)])
-              for r, reg in (("alert", ALERT), ("drowsy", DROWSY))}
+    closed = {
+        r: np.mean([(simulate(60, reg, rng, noise)[:, 0] > 0.5).mean() for _ in range(8)])
+        for r, reg in (("alert", ALERT), ("drowsy", DROWSY))
+    }
     assert closed["drowsy"] > 0.15 > closed["alert"]
     off = np.mean([simulate(60, DISTRACTED, rng, noise)[:, 7].mean() for _ in range(8)])
     assert off > 0.25
@@ -71,8 +73,16 @@ def tiny_temporal(tmp_path_factory):
     from training.temporal.simulator import NoiseModel
     from training.temporal.train import TemporalConfig, export, train_temporal
 
-    cfg = TemporalConfig(window_s=5.0, pretrain_steps=60, train_steps=60, n_train=64, n_val=32,
-                         n_test=32, n_onset=1, batch_size=16)
+    cfg = TemporalConfig(
+        window_s=5.0,
+        pretrain_steps=60,
+        train_steps=60,
+        n_train=64,
+        n_val=32,
+        n_test=32,
+        n_onset=1,
+        batch_size=16,
+    )
     real = np.random.default_rng(0).random((8, cfg.window, len(FEATURES))).astype(np.float32)
     results = train_temporal(cfg, NoiseModel(), real)
     folder = tmp_path_factory.mktemp("models") / "temporal"
@@ -113,9 +123,24 @@ def test_pipeline_writes_temporal_scores(tiny_temporal, tmp_path, face_video):
     folder, _, _ = tiny_temporal
     root = write_models_dir(tmp_path / "models")
     shutil.copytree(folder, root / "temporal")
-    assert main(["analyze", str(face_video), "--out", str(tmp_path / "out"), "--log",
-                 str(tmp_path / "l.db"), "-q", "--set", "runtime.estimator=cnn", "--set",
-                 f'runtime.models_dir="{root}"']) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                str(face_video),
+                "--out",
+                str(tmp_path / "out"),
+                "--log",
+                str(tmp_path / "l.db"),
+                "-q",
+                "--set",
+                "runtime.estimator=cnn",
+                "--set",
+                f'runtime.models_dir="{root}"',
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader((tmp_path / "out" / face_video.stem / "frames.csv").open()))
     scored = [r for r in rows if r["drowsiness"] != ""]
     assert len(scored) > len(rows) // 2

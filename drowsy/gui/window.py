@@ -64,7 +64,10 @@ class Plots(pg.GraphicsLayoutWidget):
         eyes.addLegend(offset=(-5, 5), colCount=3)
         head = self.addPlot(row=1, col=0, title="head yaw / pitch (deg), last 60 s")
         head.addLegend(offset=(-5, 5), colCount=2)
-        for plot in (eyes, head):
+        temporal = self.addPlot(row=2, col=0, title="temporal model: drowsiness / distraction")
+        temporal.setYRange(0, 1)
+        temporal.addLegend(offset=(-5, 5), colCount=2)
+        for plot in (eyes, head, temporal):
             plot.setXRange(-WINDOW_S, 0)
             plot.showGrid(x=True, y=True, alpha=0.3)
         self.curves = {
@@ -73,6 +76,8 @@ class Plots(pg.GraphicsLayoutWidget):
             "yawn": eyes.plot(pen=pg.mkPen("#2e7d32", width=1), name="yawn"),
             "yaw": head.plot(pen=pg.mkPen("#6a1b9a", width=2), name="yaw"),
             "pitch": head.plot(pen=pg.mkPen("#ef6c00", width=2), name="pitch"),
+            "drowsiness": temporal.plot(pen=pg.mkPen("#c62828", width=2), name="drowsiness"),
+            "distraction": temporal.plot(pen=pg.mkPen("#6a1b9a", width=2), name="distraction"),
         }
         for k in self.curves:
             self.series[k] = deque()
@@ -85,6 +90,8 @@ class Plots(pg.GraphicsLayoutWidget):
             "yawn": s.yawn,
             "yaw": s.yaw,
             "pitch": s.pitch,
+            "drowsiness": None if r.state is None else r.state.drowsiness,
+            "distraction": None if r.state is None else r.state.distraction,
         }
         self.t.append(s.timestamp_s)
         for k, v in values.items():
@@ -272,6 +279,10 @@ class MonitorWindow(QMainWindow):
             self._on_alert(u)
         for exp in r.explanations.values():
             self.latest_alert_images = exp.images
+        for u in r.updates:
+            att = u.alert.evidence.get("attention")
+            if u.action is AlertAction.RAISED and att:
+                self.latest_alert_images = {"attention": attention_strip(att)}
 
     def _on_alert(self, u) -> None:
         a = u.alert
@@ -416,3 +427,25 @@ def list_cameras(max_index: int = 4) -> list[int]:
         except SourceError:
             continue
     return found
+
+
+def attention_strip(weights: list[float], width: int = 640, height: int = 60) -> np.ndarray:
+    """The temporal model's attention over its window as a heat strip (oldest left): when in
+    the window the evidence for the alert was."""
+    w = np.asarray(weights, np.float32)
+    w = w / w.max() if w.max() > 0 else w
+    strip = cv2.resize(
+        (w[None, :] * 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+    )
+    img = cv2.applyColorMap(strip, cv2.COLORMAP_INFERNO)
+    cv2.putText(
+        img,
+        f"attention over the last {len(weights)} s (now at right)",
+        (6, 16),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
+    return img
