@@ -73,6 +73,21 @@ def main() -> int:
     del crop
     explainer = Explainer(est)
     gradcam_ms = timed(lambda: explainer.explain(AlertKind.MICROSLEEP, image, obs, "raise"), 30)
+    temporal = {}
+    tpath = args.models / "temporal" / "temporal.onnx"
+    if tpath.exists():
+        from drowsy.contracts import Calibration as Cal
+        from drowsy.inference.temporal import TemporalModel
+        from tests.helpers import signals_at
+
+        tm = TemporalModel(tpath, threads=args.threads)
+        x = np.zeros((1, tm.window, 10), np.float32)
+        temporal["gru_ms_per_run"] = round(timed(lambda: tm.model.run(x, ["scores"]), 100), 3)
+        frames = [signals_at(i / 30, i) for i in range(3000)]
+        t0 = time.perf_counter()
+        for f in frames:
+            tm.update(f, Cal(done=True))
+        temporal["ms_per_frame_at_30fps"] = round((time.perf_counter() - t0) * 1e3 / len(frames), 4)
     result = {
         "provider": est.provider,
         "threads": args.threads,
@@ -80,6 +95,7 @@ def main() -> int:
         "member_ms_per_crop": {k: round(v, 3) for k, v in per_member.items()},
         "gradcam_ms_per_alert": round(gradcam_ms, 2),
         "models_rss_mb": round(loaded, 1),
+        "temporal": temporal,
         "model_bytes": {p.name: p.stat().st_size for p in sorted(args.models.glob("*/*.onnx"))},
     }
     print(json.dumps(result, indent=2))

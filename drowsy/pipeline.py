@@ -76,9 +76,9 @@ class Pipeline:
         self.calibrator = Calibrator(settings.calibration)
         self.engine = AlertEngine(settings.alerts, settings.signals)
         self.temporal = make_temporal(settings)
-        self.explainer = (
-            Explainer(self.estimator) if isinstance(self.estimator, CnnEstimator) else None
-        )
+        cnn = self.estimator if isinstance(self.estimator, CnnEstimator) else None
+        cnn = cnn or getattr(self.estimator, "cnn", None)
+        self.explainer = Explainer(cnn) if cnn is not None else None
         # alert uid -> (score, frame image, observation) of its strongest frame so far
         self._peaks: dict[int, tuple[float, np.ndarray, FaceObservation]] = {}
 

@@ -152,8 +152,10 @@ class LogSettings(_Section):
 
 
 class RuntimeSettings(_Section):
-    estimator: Literal["auto", "cnn", "geometric"] = Field(
-        "auto", description="auto: the CNN ensembles when models are present, else geometric"
+    estimator: Literal["auto", "fused", "cnn", "geometric"] = Field(
+        "auto",
+        description="auto: fused (CNN eye ensemble averaged with the calibrated EAR estimate) "
+        "when models are present, else geometric",
     )
     models_dir: str | None = Field(None, description="default: the models/ folder of drowsy")
     voting: Literal["auto", "hard", "soft", "weighted"] = Field(
