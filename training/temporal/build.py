@@ -13,6 +13,7 @@ from drowsy.inference.ensemble import Ensemble
 from drowsy.pipeline import Pipeline
 from drowsy.settings import Settings
 from drowsy.sources import VideoFileSource
+from drowsy.state.estimator import FusedEstimator, GeometricEstimator
 from drowsy.temporal.features import STEP_S, frame_vector, resample
 from training.data import class_folders, split
 from training.realdata import DEV_VIDEOS, TEST_VIDEOS, labelled_video_crops
@@ -28,8 +29,13 @@ def measure_noise(data: Path, models: Path) -> NoiseModel:
     eyes, _ = labelled_video_crops(data / "videos" / f"{DEV_VIDEOS[0]}.avi", DEV_VIDEOS[0], 2)
     eye_ens = Ensemble(models / "eyes")
     closed_idx = eye_ens.classes.index("closed")
-    p = eye_ens.predict(list(eyes.images)).probs[:, closed_idx]
+    p_cnn = eye_ens.predict(list(eyes.images)).probs[:, closed_idx]
     ear_open = float(np.percentile(eyes.ear[eyes.labels == 0], 75))
+    # what the runtime's default (fused) estimator outputs for these crops
+    geometric = GeometricEstimator(Settings().signals)
+    p_geo = np.array([geometric.eye_closed(e, ear_open) for e in eyes.ear])
+    w = FusedEstimator.__init__.__defaults__[0]
+    p = w * p_cnn + (1 - w) * p_geo
     yawn = class_folders(data / "yawn", "yawn")
     _, _, test = split(len(yawn), (0.7, 0.15, 0.15), seed=1234)
     held = yawn.subset(test)
@@ -43,7 +49,8 @@ def measure_noise(data: Path, models: Path) -> NoiseModel:
         p_yawn_no=py[held.labels == 0].astype(np.float32),
         p_yawn_yes=py[held.labels == 1].astype(np.float32),
         source=(
-            f"shipped eye ensemble on {int((eyes.labels == 0).sum())} open / "
+            "the default fused eye estimate (shipped eye ensemble + calibrated EAR) on "
+            f"{int((eyes.labels == 0).sum())} open / "
             f"{int((eyes.labels == 1).sum())} closed pipeline crops of {DEV_VIDEOS[0]}; "
             f"shipped yawn ensemble on {len(held)} held-out mouth crops"
         ),
@@ -132,7 +139,7 @@ def build(
 
 def replace_runtime(settings: Settings, models: Path, temporal: bool):
     return settings.runtime.model_copy(
-        update={"models_dir": str(models), "temporal": temporal, "estimator": "cnn"}
+        update={"models_dir": str(models), "temporal": temporal, "estimator": "fused"}
     )
 
 
