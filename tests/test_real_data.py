@@ -12,7 +12,14 @@ ALERT_PEOPLE = [
     "webcam_glasses_5_low_fps.avi",
     "webcam_glasses_6_low_fps.avi",
 ]
-DROWSY_KINDS = {"microsleep", "sleep", "unresponsive", "drowsy_perclos", "drowsy_yawns"}
+DROWSY_KINDS = {
+    "microsleep",
+    "sleep",
+    "unresponsive",
+    "drowsy_perclos",
+    "drowsy_yawns",
+    "drowsy_temporal",
+}
 
 
 def test_alert_people_raise_no_drowsiness_alerts(tmp_path):

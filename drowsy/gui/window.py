@@ -180,7 +180,7 @@ class MonitorWindow(QMainWindow):
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(top)
         body.addWidget(self.plots)
-        body.setSizes([470, 330])
+        body.setSizes([420, 400])
 
         controls = QHBoxLayout()
         self.play = QPushButton("Pause")

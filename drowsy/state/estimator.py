@@ -123,7 +123,10 @@ class FusedEstimator:
         )
 
     def versions(self) -> dict[str, str]:
-        return {**self.cnn.versions(), "fusion": "mean(cnn, geometric) for eyes"}
+        return {
+            **self.cnn.versions(),
+            "fusion": f"eyes {self.cnn_weight:g} cnn + {1 - self.cnn_weight:g} geometric",
+        }
 
     def close(self) -> None:
         self.cnn.close()

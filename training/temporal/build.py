@@ -169,8 +169,9 @@ def card(r: dict) -> str:
         f"| {label} | {t[k]['auc_drowsy']:.3f} | {t[k]['auc_distraction']:.3f} |"
         for k, label in (("gru", "GRU"), ("rules", rules_label))
     )
+    thr = Settings().alerts.temporal_threshold
     onset_rows = (
-        onset_row("gru", "GRU alert (score >= 0.7 for 5 s)")
+        onset_row("gru", f"GRU alert (score >= {thr:g} for 5 s)")
         + "\n"
         + onset_row("rules", "rules (PERCLOS > 0.15 or a 1 s closure)")
     )
@@ -183,8 +184,9 @@ def card(r: dict) -> str:
 Scores drowsiness and distraction from the last {cfg["window_s"]:.0f} s of per-frame signals
 resampled to {1 / STEP_S:.0f} steps per second (features and resampling:
 `drowsy/temporal/features.py`). Runs every second in ONNX Runtime; the `drowsy_temporal` alert
-fires when the drowsiness score stays above 0.7 for 5 s and carries the per-second attention
-weights (when in the window the evidence was).
+fires when the drowsiness score stays above {thr:g} for 5 s (the threshold is the smallest of
+0.7/0.8/0.85/0.9/0.95 that raises nothing on the awake dev video) and carries the per-second
+attention weights (when in the window the evidence was).
 
 ## Data
 - **Labelled: simulated.** `training/temporal/simulator.py` generates alert, drowsy, mildly
@@ -236,6 +238,12 @@ noise samples the simulator used).
 eye and yawn ensembles exist).
 
 ## Known weaknesses
+- On simulation, {o["gru"]["false_alarm_before_onset"]:.0%} of 60 s alert stretches still
+  raised the temporal alert (the rules: {o["rules"]["false_alarm_before_onset"]:.0%}); it detects
+  drowsiness {o["rules"]["median_delay_s"] - o["gru"]["median_delay_s"]:.0f} s sooner than the
+  rules but must be read beside them, not instead of them.
+- Masked-step pretraining on {r["real_pretraining_windows"]} real windows did not beat training
+  from scratch on validation; the shipped model is the one validation chose.
 - Trained on simulation: real drowsy drivers were never seen; the simulator's regimes are
   population averages, individual drivers differ.
 - The 20 s window cannot see slow trends (PERCLOS over minutes is the rule engine's job).

@@ -147,6 +147,11 @@ def onset_delays(
     """Alert for 60 s, then drowsy: seconds from the onset to the alert each method would
     raise (GRU: score >= ``threshold`` for ``hold_s`` s, the runtime's rule; rules: PERCLOS
     over 0.15 or a closure of 1 s), evaluated every second on the trailing window."""
+    from drowsy.settings import AlertSettings
+
+    rules = AlertSettings()
+    threshold = rules.temporal_threshold if threshold is None else threshold
+    hold_s = round(rules.temporal_min_s) if hold_s is None else hold_s
     found: dict[str, list[tuple[float | None, bool]]] = {"gru": [], "rules": []}
     for _ in range(cfg.n_onset):
         seq = simulate(150.0, DROWSY, rng, noise, onset_s=60.0, before=ALERT)
