@@ -64,7 +64,7 @@ def main() -> int:
     per_frame = timed(lambda: est.estimate(obs, Calibration()), args.n)
     crop = [obs.crops.left_eye]
     per_member = {
-        m.info.member: timed(
+        f"{m.info.task}/{m.info.member}": timed(
             lambda m=m: m.run(np.zeros((1, 1, m.info.input_size, m.info.input_size), np.float32)),
             args.n,
         )
@@ -96,7 +96,10 @@ def main() -> int:
         "gradcam_ms_per_alert": round(gradcam_ms, 2),
         "models_rss_mb": round(loaded, 1),
         "temporal": temporal,
-        "model_bytes": {p.name: p.stat().st_size for p in sorted(args.models.glob("*/*.onnx"))},
+        "model_bytes": {
+            f"{p.parent.name}/{p.name}": p.stat().st_size
+            for p in sorted(args.models.glob("*/*.onnx"))
+        },
     }
     print(json.dumps(result, indent=2))
     return 0
