@@ -207,7 +207,7 @@ def test_monitor_without_a_display_runs_the_console_monitor(
     assert "no display found" in out and "session 1:" in out
 
 
-def test_monitor_screenshot_offscreen(tmp_path, face_video, monkeypatch):
+def test_monitor_screenshot_offscreen(qapp, tmp_path, face_video, monkeypatch):
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     shot = tmp_path / "shot.png"
     code = main(

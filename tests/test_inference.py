@@ -100,6 +100,7 @@ def test_cnn_estimator_drives_the_pipeline(tmp_path, face_video):
 
     root = write_models_dir(tmp_path)
     settings = apply_override(Settings(), f'runtime.models_dir="{root}"')
+    settings = apply_override(settings, "runtime.estimator=cnn")
     with Pipeline(settings) as pipe, VideoFileSource(face_video) as src:
         assert isinstance(pipe.estimator, CnnEstimator)
         results = [pipe.process(f) for _, f in zip(range(5), src, strict=False)]

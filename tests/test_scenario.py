@@ -53,7 +53,9 @@ def test_script_round_trip_and_bad_scripts(tmp_path):
 
 def test_expected_alerts_follow_the_rules():
     truth = expected_alerts(DEFAULT, AlertSettings())
-    kinds = [e.kind for e in truth.expected_alerts]
+    kinds = [e.kind for e in truth.expected_alerts if e.required]
+    optional = [e for e in truth.expected_alerts if not e.required]
+    assert {e.kind for e in optional} == {"drowsy_temporal"} and len(optional) == 2
     assert kinds == [
         "microsleep",
         "long_distraction",
@@ -152,3 +154,18 @@ def test_default_scenario_truth_is_written_with_the_video(tmp_path):
         n += 1
     assert n == 5
     assert np.isfinite(n)
+
+
+def test_allowed_alerts_are_neither_false_alarms_nor_misses():
+    expected = [
+        Expected("microsleep", 1.0, 1.3),
+        Expected("drowsy_temporal", 1.0, 30.0, required=False),
+    ]
+    with_temporal = [
+        {"kind": "microsleep", "start_s": 1.1},
+        {"kind": "drowsy_temporal", "start_s": 9},
+    ]
+    assert check(with_temporal, expected).perfect
+    assert check(with_temporal[:1], expected).perfect
+    late = [{"kind": "microsleep", "start_s": 1.1}, {"kind": "drowsy_temporal", "start_s": 40}]
+    assert check(late, expected).precision == 0.5

@@ -29,9 +29,12 @@ class CheckReport:
 
 
 def check(alerts: list[dict], expected: list[Expected]) -> CheckReport:
+    """Required expectations are matched first (recall counts only them); optional ones
+    (allowed, not demanded) then absorb alerts that would otherwise be false alarms."""
     free = list(range(len(alerts)))
     matched, missed = [], []
-    for exp in expected:
+    required = [e for e in expected if e.required]
+    for exp in required + [e for e in expected if not e.required]:
         hit = next(
             (
                 i
@@ -42,14 +45,16 @@ def check(alerts: list[dict], expected: list[Expected]) -> CheckReport:
             None,
         )
         if hit is None:
-            missed.append(asdict(exp))
+            if exp.required:
+                missed.append(asdict(exp))
         else:
             free.remove(hit)
             matched.append({"expected": asdict(exp), "alert": _brief(alerts[hit])})
     false_alarms = [_brief(alerts[i]) for i in free]
-    n_alerts, n_expected = len(alerts), len(expected)
+    n_alerts, n_required = len(alerts), len(required)
     precision = (n_alerts - len(false_alarms)) / n_alerts if n_alerts else 1.0
-    recall = len(matched) / n_expected if n_expected else 1.0
+    found = sum(m["expected"]["required"] for m in matched)
+    recall = found / n_required if n_required else 1.0
     return CheckReport(round(precision, 4), round(recall, 4), matched, false_alarms, missed)
 
 

@@ -23,6 +23,7 @@ from drowsy.settings import AlertSettings
 
 KINDS = ("blink", "closure", "yawn", "glance", "nod", "away", "lighting")
 RAISE_TOLERANCE_S = 0.35  # an alert may fire this long after its rule's exact moment
+TEMPORAL_ALLOW_S = 30.0  # the temporal model may flag drowsiness this long after a closure
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Expected:
     earliest_s: float
     latest_s: float
     because: str = ""
+    required: bool = True  # False: allowed, not required (a learned model's judgement)
 
 
 @dataclass
@@ -119,6 +121,18 @@ def expected_alerts(script: Script, rules: AlertSettings) -> GroundTruth:
             if e.duration_s >= rules.unresponsive_s:
                 t = e.start_s + rules.unresponsive_s
                 out.append(Expected("unresponsive", t, t + tol, what))
+            if e.duration_s >= rules.microsleep_s:
+                # a closure this long is drowsiness evidence: the temporal model may say so
+                # within its window (20 s) plus its hold time, but the script cannot demand it
+                out.append(
+                    Expected(
+                        "drowsy_temporal",
+                        e.start_s,
+                        e.end_s + TEMPORAL_ALLOW_S,
+                        what,
+                        required=False,
+                    )
+                )
         elif e.kind in ("glance", "nod"):
             if e.duration_s >= rules.distraction_s + 0.3:  # + the head's turning time
                 t = e.start_s + rules.distraction_s
