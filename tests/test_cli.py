@@ -207,11 +207,17 @@ def test_monitor_without_a_display_runs_the_console_monitor(
     assert "no display found" in out and "session 1:" in out
 
 
-def test_monitor_screenshot_offscreen(qapp, tmp_path, face_video, monkeypatch):
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+def test_monitor_screenshot_offscreen(tmp_path, face_video):
+    """The documented command: a window on a video, a screenshot on exit, exit code 0."""
+    import os
+
     shot = tmp_path / "shot.png"
-    code = main(
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
         [
+            sys.executable,
+            "-m",
+            "drowsy",
             "monitor",
             "--source",
             str(face_video),
@@ -221,6 +227,12 @@ def test_monitor_screenshot_offscreen(qapp, tmp_path, face_video, monkeypatch):
             str(shot),
             "--log",
             str(tmp_path / "l.db"),
-        ]
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
-    assert code == 0 and shot.stat().st_size > 10_000
+    assert result.returncode == 0, result.stderr
+    assert shot.stat().st_size > 10_000
+    assert "Traceback" not in result.stderr
