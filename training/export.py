@@ -10,7 +10,6 @@ its own weights, so the runtime's Grad-CAM needs no torch and no second model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ import onnx
 import torch
 from torch import nn
 
+from drowsy.inference.onnx_model import file_sha256
 from drowsy.inference.preprocess import MEAN, STD
 from drowsy.vision.crops import CROP_SPEC_VERSION
 from training.errors import TrainingError
@@ -43,14 +43,6 @@ class _GradCamGraph(nn.Module):
         weight = self.net.fc.weight / (h * w)  # d logit_c / d feats[k, i, j]
         grad = weight.reshape(1, -1, k, 1, 1).expand(n, -1, k, h, w)
         return logits, probs, feats, grad
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def export_onnx(
@@ -109,7 +101,12 @@ def export_onnx(
         proto.metadata_props.add(key=k, value=v)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(tmp))
-    diff = parity(graph, tmp, input_size)
+    return accept(tmp, path, parity(graph, tmp, input_size))
+
+
+def accept(tmp: Path, path: Path, diff: float) -> dict:
+    """Keep an exported graph only when torch and ONNX Runtime agree; then write its SHA-256
+    file (which the runtime verifies on load)."""
     if diff > PARITY_TOLERANCE:
         tmp.unlink()
         raise TrainingError(
@@ -117,7 +114,7 @@ def export_onnx(
             "export refused"
         )
     tmp.replace(path)
-    digest = sha256(path)
+    digest = file_sha256(path)
     path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
     return {
         "file": path.name,
