@@ -23,7 +23,7 @@ from drowsy.scenario.warp import FaceMesh2D, render_face
 from drowsy.settings import AlertSettings, Settings
 from drowsy.sources import read_image
 
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 
 # Right and left eye contours of the face mesh (upper lid then lower lid, corner to corner).
 _EYE_CONTOURS = (
@@ -51,9 +51,12 @@ def close_eyes(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         pts = landmarks[list(contour), :2]
         width = float(np.ptp(pts[:, 0]))
         center = pts.mean(axis=0)
-        y = int(pts[:, 1].min() - 0.35 * width)
+        # eyelid skin: the median colour of a band just above the eye (a squinting smile
+        # brings the dark brow close, so not far above, and the median ignores lashes)
+        y = int(pts[:, 1].min() - 0.2 * width)
         x0, x1 = int(center[0] - width / 4), int(center[0] + width / 4)
-        skin = image[max(0, y - 3) : y + 3, x0:x1].reshape(-1, 3).mean(axis=0)
+        band = image[max(0, y - 2) : y + 3, x0:x1].reshape(-1, 3).astype(np.float32)
+        skin = np.median(band, axis=0)
         mask = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 255)
         k = max(3, int(width * 0.15) | 1)
