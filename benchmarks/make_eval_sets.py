@@ -3,7 +3,7 @@
 Usage: python benchmarks/make_eval_sets.py OUT_DIR [--data ../shared/data]
 
 Nothing from the data is copied into the repository: videos are symlinked and frames are written
-under OUT_DIR. The only labels are ours: benchmarks/blink_labels/*.csv, made by hand by looking at
+under OUT_DIR. The only labels are ours: benchmarks/blink_labels.json, made by hand by looking at
 eye-crop contact sheets of every frame whose EAR fell below 80 % of the video's typical value
 (closed = the eyelid hides the pupil). webcam_glasses_3 is the development video (thresholds were
 chosen on it); the other two are the test videos.
@@ -20,7 +20,7 @@ Sets written:
 from __future__ import annotations
 
 import argparse
-import csv
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -32,14 +32,15 @@ sys.path.insert(0, str(ROOT))
 
 from drowsy.sources import VideoFileSource  # noqa: E402
 
-LABELS = ROOT / "benchmarks" / "blink_labels"
+LABELS = ROOT / "benchmarks" / "blink_labels.json"
 DEV = ["webcam_glasses_3"]
 TEST = ["webcam_glasses_5_low_fps", "webcam_glasses_6_low_fps"]
 
 
 def labels(stem: str) -> dict[int, bool]:
-    with (LABELS / f"{stem}.csv").open() as fh:
-        return {int(r["frame"]): r["closed"] == "1" for r in csv.DictReader(fh)}
+    video = json.loads(LABELS.read_text())["videos"][stem]
+    closed = set(video["closed"])
+    return {i: i in closed for i in range(video["frames"])}
 
 
 def link_videos(data: Path, out: Path, stems: list[str]) -> None:
@@ -48,7 +49,9 @@ def link_videos(data: Path, out: Path, stems: list[str]) -> None:
         target = out / f"{stem}.avi"
         if not target.exists():
             target.symlink_to((data / "videos" / f"{stem}.avi").resolve())
-        shutil.copy(LABELS / f"{stem}.csv", out / f"{stem}.csv")
+        lab = labels(stem)
+        lines = ["frame,closed", *(f"{i},{int(c)}" for i, c in sorted(lab.items()))]
+        (out / f"{stem}.csv").write_text("\n".join(lines) + "\n")
 
 
 def tight(image, face_box):

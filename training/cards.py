@@ -22,7 +22,7 @@ OTHER_SOURCES = (
     "Unlabelled pretraining crops and the pipeline-cut dev/test crops come from "
     "`../shared/data/videos` (webcam_glasses_*: a public university blink-detection project, "
     "personal non-commercial use only; stage_clip: MIT) and `../shared/data/portraits` (MIT). "
-    "Frame labels of the webcam videos are ours (`benchmarks/blink_labels`)."
+    "Frame labels of the webcam videos are ours (`benchmarks/blink_labels.json`)."
 )
 
 

@@ -7,7 +7,7 @@ trained on: the two hand-labelled test webcam videos and the portraits. The deve
 
 from __future__ import annotations
 
-import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +19,16 @@ from drowsy.sources import VideoFileSource, read_image
 from drowsy.vision.tracker import FaceTracker, TrackerOptions
 from training.data import SIZE, TASK_CLASSES, CropSet, tracker_crops
 
-LABELS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "blink_labels"
+LABELS = Path(__file__).resolve().parents[1] / "benchmarks" / "blink_labels.json"
 DEV_VIDEOS = ("webcam_glasses_3",)
 TEST_VIDEOS = ("webcam_glasses_5_low_fps", "webcam_glasses_6_low_fps")
 
 
 def frame_labels(stem: str) -> dict[int, bool]:
-    with (LABELS_DIR / f"{stem}.csv").open() as fh:
-        return {int(r["frame"]): r["closed"] == "1" for r in csv.DictReader(fh)}
+    """Our hand labels: frame index -> eyes closed."""
+    video = json.loads(LABELS.read_text())["videos"][stem]
+    closed = set(video["closed"])
+    return {i: i in closed for i in range(video["frames"])}
 
 
 def _g(img: np.ndarray) -> np.ndarray:
