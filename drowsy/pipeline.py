@@ -22,12 +22,27 @@ from drowsy.contracts import (
 )
 from drowsy.inference.ensemble import CnnEstimator
 from drowsy.inference.explain import Explainer, Explanation
+from drowsy.inference.explain import explains as explains_with_gradcam
 from drowsy.inference.temporal import TemporalModel
+from drowsy.overlays import draw
 from drowsy.settings import Settings
 from drowsy.state.calibration import Calibrator
 from drowsy.state.estimator import StateEstimator, make_estimator
 from drowsy.state.signals import build_signals
 from drowsy.vision.tracker import FaceTracker, TrackerOptions
+
+
+def overlay_view(frame: Frame, obs: FaceObservation) -> np.ndarray:
+    """The frame with the tracker's overlays, cut to the face (whole frame without a face)."""
+    image = draw(frame.image, obs)
+    if obs.bbox is None:
+        return image
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = obs.bbox
+    pad = 0.6 * max(x1 - x0, y1 - y0)
+    return image[
+        max(0, int(y0 - pad)) : min(h, int(y1 + pad)), max(0, int(x0 - pad)) : min(w, int(x1 + pad))
+    ].copy()
 
 
 def make_temporal(settings: Settings) -> TemporalModel | None:
@@ -128,10 +143,15 @@ class Pipeline:
         self, frame: Frame, obs: FaceObservation, s: FrameSignals, updates: list[AlertUpdate]
     ) -> dict[int, Explanation]:
         """Grad-CAM for alerts raised on this frame and for the peak frame of alerts that end;
-        remembers each active alert's strongest frame on the way (a reference, no copy)."""
-        if self.explainer is None:
-            return {}
+        remembers each active alert's strongest frame on the way (a reference, no copy).
+        Alerts no network decided (distraction from head pose and gaze, a lost face) get the
+        frame with the tracker's overlays instead: landmarks, head-pose axes, gaze."""
         out: dict[int, Explanation] = {}
+        for u in updates:
+            if u.action is AlertAction.RAISED and not explains_with_gradcam(u.alert.kind):
+                out[u.alert.uid] = Explanation("raise", {"raise_overlay": overlay_view(frame, obs)})
+        if self.explainer is None:
+            return out
         score = max(s.eye_closed or 0.0, s.yawn or 0.0)
         for alert in self.engine.active.values():
             if self.explainer.explains(alert.kind) and obs.present:

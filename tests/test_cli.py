@@ -82,6 +82,10 @@ def test_no_face_anywhere_runs_and_reports_degraded_monitoring(tmp_path, no_face
     summary = json.loads((out / no_face_video.stem / "summary.json").read_text())
     assert summary["face_found_rate"] == 0
     assert summary["alerts_by_kind"] == {"monitoring_degraded": 1}
+    events = json.loads((out / no_face_video.stem / "events.json").read_text())
+    images = events["alerts"][0]["images"]  # no network decided it: the frame, with overlays
+    assert [i.rsplit("_", 2)[-2:] for i in images] == [["raise", "overlay.png"]]
+    assert (out / no_face_video.stem / images[0]).stat().st_size > 0
 
 
 def test_several_videos_in_parallel(tmp_path, face_video, no_face_video):

@@ -149,3 +149,32 @@ def test_explainer_draws_every_member_and_the_face(tmp_path):
     assert Explainer(est).explain(AlertKind.LONG_DISTRACTION, image, obs, "raise") is None
     yawn = Explainer(est).explain(AlertKind.DROWSY_YAWNS, image, obs, "peak")
     assert set(yawn.images) == {"peak_gradcam_mouth", "peak_gradcam_face"}
+
+
+def test_gpu_provider_uses_io_binding(tmp_path, monkeypatch):
+    """Without a GPU here, check the wiring: a CUDA session is driven through IO binding."""
+    model = OnnxModel(write_model(tmp_path / "m.onnx"))
+    calls = []
+
+    class Binding:
+        def bind_cpu_input(self, name, array):
+            calls.append(("in", name, array.shape))
+
+        def bind_output(self, name, device):
+            calls.append(("out", name, device))
+
+        def copy_outputs_to_cpu(self):
+            return [np.zeros((2, 2), np.float32)]
+
+    class Session:
+        def io_binding(self):
+            return Binding()
+
+        def run_with_iobinding(self, binding):
+            calls.append(("run",))
+
+    model.session = Session()
+    model.provider = "CUDAExecutionProvider"
+    out = model.run(np.zeros((2, 1, 64, 64), np.float32), ["probs"])
+    assert out["probs"].shape == (2, 2)
+    assert calls == [("in", "input", (2, 1, 64, 64)), ("out", "probs", "cuda"), ("run",)]

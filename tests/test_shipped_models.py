@@ -30,11 +30,11 @@ def test_shipped_ensembles_load_and_are_small():
 
 def test_microsleep_alert_is_explained_in_events_and_log(tmp_path, face_video):
     log = tmp_path / "log.sqlite"
-    args = ["--out", str(tmp_path), "--log", str(log), "-q", "--set", "runtime.estimator=cnn"]
+    args = ["--out", str(tmp_path), "--log", str(log), "-q", "--set", "runtime.estimator=auto"]
     assert main(["analyze", str(face_video), *args]) == 0
     folder = tmp_path / face_video.stem
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["probability_source"].startswith("cnn")
+    assert summary["probability_source"].startswith("fused(cnn")
     assert summary["execution_provider"] == "CPUExecutionProvider"
     events = json.loads((folder / "events.json").read_text())
     micro = [a for a in events["alerts"] if a["kind"] == "microsleep"]
