@@ -108,7 +108,8 @@ def portrait_crops(folder: Path) -> tuple[CropSet, CropSet]:
 def unlabelled_crops(data: Path, cache: Path) -> CropSet:
     """Pretraining data: every labelled-set image without its label, plus tracker crops (eyes
     and mouth) of the development video, the stage clip and the portraits. The test videos are
-    left out so that test people and cameras stay unseen."""
+    left out (the same person appears in the dev video, so pretraining has seen that face,
+    without labels)."""
     from training.data import class_folders
 
     sets = [class_folders(data / "eyes", "eyes"), class_folders(data / "yawn", "yawn")]
