@@ -52,7 +52,8 @@ class _PacedConsole(LogSink):
             if u.action is AlertAction.RAISED:
                 print(f"[{a.start_s:7.2f}s] ALERT {a.level.upper():8} {a.kind}  {a.peak}")
             elif u.action is AlertAction.ESCALATED:
-                print(f"[{a.start_s:7.2f}s] ESCALATED to {a.level.upper():8} {a.kind}")
+                now = result.signals.timestamp_s if result is not None else a.start_s
+                print(f"[{now:7.2f}s] ESCALATED to {a.level.upper():8} {a.kind}")
             else:
                 print(f"[{a.end_s or 0:7.2f}s] ended {a.kind} after {a.duration_s():.1f}s")
 
