@@ -167,49 +167,32 @@ class Run:
                 )
         return float(np.mean(scores))
 
+    def _selection_score(self, pretext: str, mode: str) -> float:
+        """The selection protocol: eyes, cnn_s, 10 % labels, the first two seeds, mean
+        validation score."""
+        scores = [
+            self.val_score(
+                self.fit(
+                    self.ft_config(
+                        "eyes",
+                        "cnn_s",
+                        pretext,
+                        mode,
+                        steps=self.cfg.select_steps,
+                        label_fraction=0.1,
+                        seed=s,
+                    )
+                ),
+                "eyes",
+            )
+            for s in self.cfg.seeds[:2]
+        ]
+        return float(np.mean(scores))
+
     def choose(self) -> None:
-        steps = self.cfg.select_steps
-        table = {}
-        for pretext in PRETEXTS:
-            scores = [
-                self.val_score(
-                    self.fit(
-                        self.ft_config(
-                            "eyes",
-                            "cnn_s",
-                            pretext,
-                            "full",
-                            steps=steps,
-                            label_fraction=0.1,
-                            seed=s,
-                        )
-                    ),
-                    "eyes",
-                )
-                for s in self.cfg.seeds[:2]
-            ]
-            table[pretext] = float(np.mean(scores))
+        table = {pretext: self._selection_score(pretext, "full") for pretext in PRETEXTS}
         self.pretext = max(table, key=table.get)
-        modes = {}
-        for mode in ("full", "frozen"):
-            scores = [
-                self.val_score(
-                    self.fit(
-                        self.ft_config(
-                            "eyes",
-                            "cnn_s",
-                            self.pretext,
-                            mode,
-                            steps=steps,
-                            label_fraction=0.1,
-                            seed=s,
-                        )
-                    ),
-                    "eyes",
-                )
-                for s in self.cfg.seeds[:2]
-            ]
-            modes[mode] = float(np.mean(scores))
+        modes = {mode: self._selection_score(self.pretext, mode) for mode in ("full", "frozen")}
         self.mode = max(modes, key=modes.get)
         self.results["selection"] = {
             "protocol": "eyes, cnn_s, 10% labels, seeds 0-1; mean balanced accuracy on the val "
