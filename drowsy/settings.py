@@ -159,6 +159,13 @@ class RuntimeSettings(_Section):
         description="auto: fused (CNN eye ensemble averaged with the calibrated EAR estimate) "
         "when models are present, else geometric",
     )
+    fusion_cnn_weight: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="fused estimator: weight of the CNN eye ensemble against the calibrated "
+        "EAR estimate (chosen by benchmarks/choose_fusion.py on the dev video)",
+    )
     models_dir: str | None = Field(None, description="default: the models/ folder of drowsy")
     voting: Literal["auto", "hard", "soft", "weighted"] = Field(
         "auto", description="auto: the default the model card chose"

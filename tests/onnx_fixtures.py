@@ -10,6 +10,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from drowsy.vision.crops import CROP_SPEC_VERSION
+
 META = {
     "drowsy_format": "1",
     "task": "eyes",
@@ -17,6 +19,7 @@ META = {
     "input_size": "64",
     "normalisation": json.dumps({"mean": 0.5, "std": 0.25}),
     "crop_regions": json.dumps(["left_eye", "right_eye"]),
+    "crop_spec_version": str(CROP_SPEC_VERSION),
     "version": "test",
 }
 

@@ -40,6 +40,7 @@ def test_no_gpu_means_cpu_only_and_no_noise(capfd):
         ("no_sha", "checksum file"),
         ("metadata", "metadata lacks task"),
         ("shape", "input shape"),
+        ("crop_spec", "crop spec version 0"),
     ],
 )
 def test_bad_model_files_are_named_clearly(tmp_path, damage, message):
@@ -58,6 +59,8 @@ def test_bad_model_files_are_named_clearly(tmp_path, damage, message):
         write_model(path, meta={k: v for k, v in META.items() if k != "task"})
     elif damage == "shape":
         write_model(path, size=48)
+    elif damage == "crop_spec":
+        write_model(path, meta={**META, "crop_spec_version": "0"})
     with pytest.raises(ModelError, match=message) as info:
         OnnxModel(path)
     assert "m.onnx" in str(info.value)

@@ -9,6 +9,7 @@ import pytest
 
 from drowsy.cli import main
 from drowsy.inference.ensemble import DEFAULT_MODELS_DIR, CnnEstimator
+from drowsy.vision.crops import CROP_SPEC_VERSION
 
 pytestmark = pytest.mark.skipif(
     not (DEFAULT_MODELS_DIR / "eyes" / "ensemble.json").exists(), reason="no shipped models"
@@ -23,7 +24,7 @@ def test_shipped_ensembles_load_and_are_small():
         assert len({m.info.metadata["arch"] + m.info.member for m in ens.members}) == 3
         for m in ens.members:
             assert m.info.path.stat().st_size < 5 * 1024 * 1024
-            assert m.info.metadata["crop_spec_version"] == "1"
+            assert m.info.metadata["crop_spec_version"] == str(CROP_SPEC_VERSION)
             assert {"features", "grad_features"} <= set(m.output_names)
         assert (ens.members[0].info.path.parent / "MODEL_CARD.md").exists()
 

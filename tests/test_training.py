@@ -73,6 +73,8 @@ def test_pretrain_checkpoints_and_resumes(tmp_path, pretext):
     pretrain(cfg, data, out, progress=False)  # finished: resumes at the end, trains nothing
     with pytest.raises(TrainingError, match="another config"):
         pretrain(PretrainConfig(pretext=pretext, steps=5, batch_size=16), data, out, progress=False)
+    with pytest.raises(TrainingError, match="other data"):  # e.g. crops of a new crop spec
+        pretrain(cfg, easy_set(64, 1), out, progress=False)
 
 
 def test_frozen_finetune_from_a_backbone_keeps_early_layers(tmp_path):

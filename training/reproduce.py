@@ -125,7 +125,8 @@ class Run:
                 pc = PretrainConfig(
                     arch, pretext, steps=self.cfg.pretrain_steps, lr=self.cfg.pretrain_lr
                 )
-                path = self.ckpt / f"pretrain-{arch}-{pretext}-{_key(pc)}.pt"
+                key = f"{_key(pc)}-{self.unlabelled.fingerprint()[:8]}"
+                path = self.ckpt / f"pretrain-{arch}-{pretext}-{key}.pt"
                 pretrain(pc, self.unlabelled, path, progress=self.cfg.progress)
                 self.backbones[(arch, pretext)] = path
         self.tick("pretrain")
@@ -134,7 +135,7 @@ class Run:
         train = self.sets[fc.task]["train"]
         if fc.label_fraction < 1.0:
             train = train.subset(stratified_fraction(train.labels, fc.label_fraction, fc.seed))
-        path = self.ckpt / f"finetune-{fc.task}-{_key(fc)}.pt"
+        path = self.ckpt / f"finetune-{fc.task}-{_key(fc)}-{train.fingerprint()[:8]}.pt"
         return finetune(fc, train, path, progress=self.cfg.progress)
 
     def ft_config(

@@ -98,8 +98,9 @@ def load_checkpoint(path: Path, stage: str | None = None) -> dict:
     return ckpt
 
 
-def _resume(path: Path, stage: str, config: object, model: nn.Module, opt) -> int:
-    """Step to continue from (0 for a fresh run); refuses a checkpoint of another config."""
+def _resume(path: Path, stage: str, config: object, data: str, model: nn.Module, opt) -> int:
+    """Step to continue from (0 for a fresh run); refuses a checkpoint of another config or
+    of other data (``data`` is the training set's fingerprint)."""
     if not path.exists():
         return 0
     ckpt = load_checkpoint(path, stage)
@@ -108,6 +109,11 @@ def _resume(path: Path, stage: str, config: object, model: nn.Module, opt) -> in
         raise TrainingError(
             f"{path}: checkpoint from another config (differs in {', '.join(diff)}); "
             "choose another output or delete it"
+        )
+    if ckpt.get("data") != data:
+        raise TrainingError(
+            f"{path}: checkpoint trained on other data (crop set {ckpt.get('data')}, now "
+            f"{data}); choose another output or delete it"
         )
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
@@ -158,7 +164,8 @@ def pretrain(
     params = list(model.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     both = nn.ModuleDict({"backbone": model, "head": head})
-    start = _resume(out, "pretrain", cfg, both, opt)
+    fingerprint = data.fingerprint()
+    start = _resume(out, "pretrain", cfg, fingerprint, both, opt)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
     _fast_forward(sched, start)
     aug = AugmentConfig()
@@ -190,7 +197,7 @@ def pretrain(
         sched.step()
         losses.append(loss.item())
         if (step + 1) % checkpoint_every == 0 or step + 1 == cfg.steps:
-            _save(out, "pretrain", cfg, both, opt, step + 1)
+            _save(out, "pretrain", cfg, both, opt, step + 1, data=fingerprint)
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
     return {"final_loss": float(np.mean(losses[-50:])) if losses else None}
 
@@ -235,7 +242,8 @@ def finetune(
             p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start = _resume(out, "finetune", cfg, model, opt) if out else 0
+    fingerprint = train.fingerprint()
+    start = _resume(out, "finetune", cfg, fingerprint, model, opt) if out else 0
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
     _fast_forward(sched, start)
     # balanced sampling: each batch half of each class, whatever the class ratio
@@ -261,7 +269,7 @@ def finetune(
         opt.step()
         sched.step()
         if out and ((step + 1) % checkpoint_every == 0 or step + 1 == cfg.steps):
-            _save(out, "finetune", cfg, model, opt, step + 1)
+            _save(out, "finetune", cfg, model, opt, step + 1, data=fingerprint)
     model.eval()
     return model
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from drowsy.errors import UserError
+from drowsy.vision.crops import CROP_SPEC_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,13 @@ class OnnxModel:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"model {path}: malformed metadata ({exc})") from exc
+        spec = meta.get("crop_spec_version")
+        if self.info.regions and spec != str(CROP_SPEC_VERSION):
+            # a model fed crops framed unlike its training crops fails silently, not loudly
+            raise ModelError(
+                f"model {path}: trained on crop spec version {spec}, but this runtime cuts "
+                f"version {CROP_SPEC_VERSION} crops; retrain or use matching models"
+            )
         inp = self.session.get_inputs()[0]
         shape = inp.shape
         if "input_shape" in meta:  # sequence models state their own (steps, features)

@@ -94,17 +94,18 @@ def make_estimator(settings: Settings) -> StateEstimator:
     cnn = CnnEstimator(folder, rt.provider, rt.threads, rt.voting)
     if rt.estimator == "cnn":
         return cnn
-    return FusedEstimator(cnn, GeometricEstimator(settings.signals))
+    return FusedEstimator(cnn, GeometricEstimator(settings.signals), rt.fusion_cnn_weight)
 
 
 class FusedEstimator:
     """Eye closure as a weighted mean of the CNN ensemble and the calibrated geometric
     estimate; yawn from the CNN. Why: on pipeline-cut crops of a glasses wearer the CNN alone
     calls 16 % of open eyes closed (dev video), which turns into false microsleep alarms; the
-    driver's own EAR baseline vetoes most of them. The weight was chosen on the dev video by
-    the rule in benchmarks/EVALUATION.md (best balanced accuracy with precision >= 0.9)."""
+    driver's own EAR baseline vetoes most of them. The weight (``runtime.fusion_cnn_weight``) is
+    chosen on the dev video by benchmarks/choose_fusion.py (best balanced accuracy among weights
+    whose closed-eye precision is >= 0.9: a false closure becomes a false alarm)."""
 
-    def __init__(self, cnn, geometric: GeometricEstimator, cnn_weight: float = 0.3) -> None:
+    def __init__(self, cnn, geometric: GeometricEstimator, cnn_weight: float) -> None:
         self.cnn = cnn
         self.geometric = geometric
         self.cnn_weight = cnn_weight
