@@ -43,11 +43,7 @@ def evaluate_weight(folder: Path, weight: float) -> dict:
 
 
 def choose(rows: list[dict]) -> dict | None:
-    ok = [
-        r
-        for r in rows
-        if r["alerts"] == 0 and (r["blink_precision"] or 0.0) >= MIN_PRECISION
-    ]
+    ok = [r for r in rows if r["alerts"] == 0 and (r["blink_precision"] or 0.0) >= MIN_PRECISION]
     if not ok:
         return None
     return max(ok, key=lambda r: (round(r["frame_balanced_accuracy"], 6), -r["weight"]))

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from drowsy.inference.preprocess import NORMALISATION
 from drowsy.vision.crops import CROP_SPEC_VERSION
 
 META = {
@@ -17,7 +18,7 @@ META = {
     "task": "eyes",
     "classes": json.dumps(["open", "closed"]),
     "input_size": "64",
-    "normalisation": json.dumps({"mean": 0.5, "std": 0.25}),
+    "normalisation": json.dumps(NORMALISATION),
     "crop_regions": json.dumps(["left_eye", "right_eye"]),
     "crop_spec_version": str(CROP_SPEC_VERSION),
     "version": "test",
@@ -33,20 +34,25 @@ def write_model(
     meta: dict | None = None,
     checksum: bool = True,
 ) -> Path:
-    """probs = softmax([0, darkness_weight * mean(x) + bias]): dark crops read as 'closed'
-    when darkness_weight < 0. Like the exported members it also outputs ``features`` (the
-    input average-pooled to 4x4) and ``grad_features`` (d logit / d features). Enough to test
-    wiring, metadata, voting and explanations."""
+    """probs = softmax([0, darkness_weight * centre + bias]), ``centre`` the mean of the
+    middle quarter of the (standardised) crop: a crop whose centre is darker than its surround
+    (a dark lid line, an open mouth) reads as 'closed' when darkness_weight < 0. Like the
+    exported members it also outputs ``features`` (the input average-pooled to 4x4) and
+    ``grad_features`` (d logit / d features). Enough to test wiring, metadata, voting and
+    explanations."""
     w = np.array([[0.0], [darkness_weight]], np.float32).T  # (1, 2)
     b = np.array([0.0, bias], np.float32)
     k = size // 4
-    grad = np.array([0.0, darkness_weight], np.float32).reshape(1, 2, 1, 1, 1) / 16
-    grad = np.ascontiguousarray(np.broadcast_to(grad, (1, 2, 1, 4, 4)), dtype=np.float32)
+    centre = np.zeros((4, 4), np.float32)
+    centre[1:3, 1:3] = 0.25
+    grad = np.stack([np.zeros((4, 4), np.float32), darkness_weight * centre])
+    grad = np.ascontiguousarray(grad.reshape(1, 2, 1, 4, 4), dtype=np.float32)
     nodes = [
         helper.make_node(
             "AveragePool", ["input"], ["features"], kernel_shape=[k, k], strides=[k, k]
         ),
-        helper.make_node("GlobalAveragePool", ["features"], ["gap"]),
+        helper.make_node("Mul", ["features", "C"], ["weighted"]),
+        helper.make_node("ReduceSum", ["weighted", "axes"], ["gap"], keepdims=1),
         helper.make_node("Flatten", ["gap"], ["flat"]),
         helper.make_node("Gemm", ["flat", "W", "B"], ["logits"]),
         helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
@@ -64,6 +70,8 @@ def write_model(
         numpy_helper.from_array(w, "W"),
         numpy_helper.from_array(b, "B"),
         numpy_helper.from_array(grad, "G"),
+        numpy_helper.from_array(centre.reshape(1, 1, 4, 4), "C"),
+        numpy_helper.from_array(np.array([2, 3], np.int64), "axes"),
         numpy_helper.from_array(np.array([2, 1, 4, 4], np.int64), "grad_tail"),
     ]
     graph = helper.make_graph(

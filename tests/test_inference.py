@@ -9,6 +9,7 @@ import pytest
 
 from drowsy.inference.ensemble import CnnEstimator, Ensemble
 from drowsy.inference.onnx_model import ModelError, OnnxModel, choose_providers
+from drowsy.inference.preprocess import to_tensor
 from drowsy.inference.voting import vote
 from drowsy.settings import Settings, apply_override
 from drowsy.state.estimator import GeometricEstimator, make_estimator
@@ -18,7 +19,7 @@ from tests.onnx_fixtures import META, write_model, write_models_dir
 def test_model_reads_its_metadata_and_runs(tmp_path):
     model = OnnxModel(write_model(tmp_path / "m.onnx"))
     assert model.info.classes == ("open", "closed")
-    assert model.info.input_size == 64 and model.info.mean == 0.5
+    assert model.info.input_size == 64 and model.info.normalisation["kind"] == "per_crop"
     assert model.provider == "CPUExecutionProvider"
     dark = np.full((2, 1, 64, 64), -2.0, np.float32)
     probs = model.run(dark)["probs"]
@@ -41,6 +42,7 @@ def test_no_gpu_means_cpu_only_and_no_noise(capfd):
         ("metadata", "metadata lacks task"),
         ("shape", "input shape"),
         ("crop_spec", "crop spec version 0"),
+        ("normalisation", "normalised as"),
     ],
 )
 def test_bad_model_files_are_named_clearly(tmp_path, damage, message):
@@ -59,6 +61,8 @@ def test_bad_model_files_are_named_clearly(tmp_path, damage, message):
         write_model(path, meta={k: v for k, v in META.items() if k != "task"})
     elif damage == "shape":
         write_model(path, size=48)
+    elif damage == "normalisation":
+        write_model(path, meta={**META, "normalisation": json.dumps({"mean": 0.5, "std": 0.25})})
     elif damage == "crop_spec":
         write_model(path, meta={**META, "crop_spec_version": "0"})
     with pytest.raises(ModelError, match=message) as info:
@@ -90,10 +94,12 @@ def test_hard_vote_ties_break_on_mean_probability():
 def test_ensemble_one_batched_call_per_member(tmp_path):
     root = write_models_dir(tmp_path)
     ens = Ensemble(root / "eyes")
-    crops = [np.zeros((64, 64, 3), np.uint8), np.full((64, 64, 3), 255, np.uint8)]
-    out = ens.predict(crops)
+    dark_centre = np.full((64, 64, 3), 200, np.uint8)
+    dark_centre[16:48, 16:48] = 40
+    bright_centre = 255 - dark_centre
+    out = ens.predict([dark_centre, bright_centre])
     assert out.probs.shape == (2, 2) and len(out.member_probs) == 3
-    assert out.probs[0, 1] > out.probs[1, 1]  # the dark crop reads as more closed
+    assert out.probs[0, 1] > out.probs[1, 1]  # the dark-centred crop reads as more closed
     assert ens.voting == "soft"
 
 
@@ -181,3 +187,19 @@ def test_gpu_provider_uses_io_binding(tmp_path, monkeypatch):
     out = model.run(np.zeros((2, 1, 64, 64), np.float32), ["probs"])
     assert out["probs"].shape == (2, 2)
     assert calls == [("in", "input", (2, 1, 64, 64)), ("out", "probs", "cuda"), ("run",)]
+
+
+def test_crops_are_standardised_per_crop():
+    """A dim, low-contrast copy of a crop reaches the network as the crop itself would; a flat
+    crop (black frame) stays flat instead of becoming amplified noise."""
+    rng = np.random.default_rng(0)
+    crop = rng.integers(60, 200, (64, 64)).astype(np.uint8)
+    dim = (crop.astype(np.float32) * 0.3 + 5).astype(np.uint8)
+    a, b = to_tensor([crop, dim], 64)
+    assert a.shape == (1, 64, 64)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+    assert abs(float(a.std()) - float(b.std())) < 0.05
+    flat = np.full((64, 64), 3, np.uint8)
+    flat[0, 0] = 4
+    assert np.abs(to_tensor([flat], 64)).max() < 1.0
+    assert to_tensor([], 64).shape == (0, 1, 64, 64)

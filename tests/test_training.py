@@ -110,6 +110,8 @@ def test_export_metadata_parity_checksum_and_refusal(tmp_path):
     )
     info = export_onnx(model, path, **kw)
     assert info["parity_max_abs_diff"] < 1e-4
+    # one self-contained graph and its checksum, no external-data or temporary files beside
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.sha256"]
     loaded = OnnxModel(path)  # checksum verified on load
     assert loaded.info.classes == ("open", "closed")
     assert json.loads(loaded.info.metadata["val_metrics"]) == {"val": 1.0}

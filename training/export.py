@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from drowsy.inference.onnx_model import file_sha256
-from drowsy.inference.preprocess import MEAN, STD
+from drowsy.inference.preprocess import NORMALISATION
 from drowsy.vision.crops import CROP_SPEC_VERSION
 from training.errors import TrainingError
 from training.models import CropNet
@@ -75,6 +75,7 @@ def export_onnx(
         dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=4096)}},
         opset_version=18,
         dynamo=True,
+        external_data=False,  # one self-contained file: the runtime checksums exactly that
         verbose=False,
     )
     proto = onnx.load(str(tmp))
@@ -85,7 +86,7 @@ def export_onnx(
         "input_size": str(input_size),
         "input_channels": "1",
         "colour": "gray",
-        "normalisation": json.dumps({"mean": MEAN, "std": STD, "scale": "x/255"}),
+        "normalisation": json.dumps(NORMALISATION),
         "crop_regions": json.dumps(list(regions)),
         "crop_spec_version": str(CROP_SPEC_VERSION),
         "arch": model.arch,

@@ -46,7 +46,15 @@ from training.realdata import (
     portrait_crops,
     unlabelled_crops,
 )
-from training.train import PRETEXTS, FinetuneConfig, PretrainConfig, finetune, predict, pretrain
+from training.train import (
+    PRETEXTS,
+    FinetuneConfig,
+    PretrainConfig,
+    finetune,
+    input_key,
+    predict,
+    pretrain,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +68,7 @@ class ReproduceConfig:
     work: Path
     version: str = "1"
     pretrain_steps: int = 600
-    select_steps: int = 200
+    select_steps: int = 400
     le_steps: int = 200
     member_steps: int = 400
     fractions: tuple[float, ...] = (0.05, 0.1, 0.25, 1.0)
@@ -125,7 +133,7 @@ class Run:
                 pc = PretrainConfig(
                     arch, pretext, steps=self.cfg.pretrain_steps, lr=self.cfg.pretrain_lr
                 )
-                key = f"{_key(pc)}-{self.unlabelled.fingerprint()[:8]}"
+                key = f"{_key(pc)}-{input_key(self.unlabelled)[:8]}"
                 path = self.ckpt / f"pretrain-{arch}-{pretext}-{key}.pt"
                 pretrain(pc, self.unlabelled, path, progress=self.cfg.progress)
                 self.backbones[(arch, pretext)] = path
@@ -135,7 +143,7 @@ class Run:
         train = self.sets[fc.task]["train"]
         if fc.label_fraction < 1.0:
             train = train.subset(stratified_fraction(train.labels, fc.label_fraction, fc.seed))
-        path = self.ckpt / f"finetune-{fc.task}-{_key(fc)}-{train.fingerprint()[:8]}.pt"
+        path = self.ckpt / f"finetune-{fc.task}-{_key(fc)}-{input_key(train)[:8]}.pt"
         return finetune(fc, train, path, progress=self.cfg.progress)
 
     def ft_config(
@@ -169,8 +177,9 @@ class Run:
         return float(np.mean(scores))
 
     def _selection_score(self, pretext: str, mode: str) -> float:
-        """The selection protocol: eyes, cnn_s, 10 % labels, the first two seeds, mean
-        validation score."""
+        """The selection protocol: eyes, cnn_s, all labels and the members' step budget (choose
+        under the conditions the members are trained in), the first two seeds, mean validation
+        score."""
         scores = [
             self.val_score(
                 self.fit(
@@ -180,7 +189,7 @@ class Run:
                         pretext,
                         mode,
                         steps=self.cfg.select_steps,
-                        label_fraction=0.1,
+                        label_fraction=1.0,
                         seed=s,
                     )
                 ),
@@ -196,8 +205,8 @@ class Run:
         modes = {mode: self._selection_score(self.pretext, mode) for mode in ("full", "frozen")}
         self.mode = max(modes, key=modes.get)
         self.results["selection"] = {
-            "protocol": "eyes, cnn_s, 10% labels, seeds 0-1; mean balanced accuracy on the val "
-            "split and the dev-video pipeline crops",
+            "protocol": f"eyes, cnn_s, all labels, {self.cfg.select_steps} steps, seeds 0-1; "
+            "mean balanced accuracy on the val split and the dev-video pipeline crops",
             "pretext_scores": table,
             "pretext": self.pretext,
             "mode_scores": modes,

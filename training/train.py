@@ -7,6 +7,8 @@ rather than silently mixed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
 import warnings
@@ -19,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from drowsy.inference.preprocess import MEAN, STD
+from drowsy.inference.preprocess import NORMALISATION, standardise
 from training.augment import AugmentConfig, augment_batch
 from training.data import CropSet
 from training.errors import TrainingError
@@ -63,10 +65,16 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def input_key(data: CropSet) -> str:
+    """What a checkpoint learned from: the crops and how they were normalised for the network
+    (a change of either must not resume or reuse an old run)."""
+    raw = f"{data.fingerprint()}|{json.dumps(NORMALISATION, sort_keys=True)}"
+    return hashlib.sha1(raw.encode()).hexdigest()[:12]
+
+
 def to_input(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, 64, 64) -> normalised float (N, 1, 64, 64), as drowsy.inference.preprocess."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
-    return x.sub_(MEAN).div_(STD).unsqueeze(1)
+    return torch.from_numpy(standardise(np.asarray(images))).unsqueeze(1)
 
 
 def _save(path: Path, stage: str, config: object, model: nn.Module, opt, step: int, **extra):
@@ -164,7 +172,7 @@ def pretrain(
     params = list(model.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     both = nn.ModuleDict({"backbone": model, "head": head})
-    fingerprint = data.fingerprint()
+    fingerprint = input_key(data)
     start = _resume(out, "pretrain", cfg, fingerprint, both, opt)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
     _fast_forward(sched, start)
@@ -242,7 +250,7 @@ def finetune(
             p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    fingerprint = train.fingerprint()
+    fingerprint = input_key(train)
     start = _resume(out, "finetune", cfg, fingerprint, model, opt) if out else 0
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
     _fast_forward(sched, start)

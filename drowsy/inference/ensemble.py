@@ -77,7 +77,7 @@ class Ensemble:
     def predict(self, crops: list[np.ndarray]) -> EnsembleOutput:
         """One batched call per member for all the crops of a frame."""
         info = self.members[0].info
-        batch = to_tensor(crops, info.input_size, info.mean, info.std)
+        batch = to_tensor(crops, info.input_size)
         member_probs = tuple(m.run(batch, ["probs"])["probs"] for m in self.members)
         return EnsembleOutput(vote(member_probs, self.voting, self.weights), member_probs)
 

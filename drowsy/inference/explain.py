@@ -63,7 +63,7 @@ class Explainer:
         """(ensemble heat (N, S, S), member heats, member probabilities of ``cls``)."""
         info = ens.members[0].info
         c = ens.classes.index(cls)
-        batch = to_tensor(crops, info.input_size, info.mean, info.std)
+        batch = to_tensor(crops, info.input_size)
         heats, probs = [], []
         for m in ens.members:
             out = m.run(batch, ["probs", "features", "grad_features"])

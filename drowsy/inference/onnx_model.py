@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from drowsy.errors import UserError
+from drowsy.inference.preprocess import NORMALISATION
 from drowsy.vision.crops import CROP_SPEC_VERSION
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,7 @@ class ModelInfo:
     task: str
     classes: tuple[str, ...]
     input_size: int
-    mean: float
-    std: float
+    normalisation: dict
     regions: tuple[str, ...]
     version: str
     member: str
@@ -120,14 +120,12 @@ class OnnxModel:
         if missing:
             raise ModelError(f"model {path}: metadata lacks {', '.join(missing)}")
         try:
-            norm = json.loads(meta["normalisation"])
             self.info = ModelInfo(
                 path=path,
                 task=meta["task"],
                 classes=tuple(json.loads(meta["classes"])),
                 input_size=int(meta["input_size"]),
-                mean=float(norm["mean"]),
-                std=float(norm["std"]),
+                normalisation=json.loads(meta["normalisation"]),
                 regions=tuple(json.loads(meta.get("crop_regions", "[]"))),
                 version=meta["version"],
                 member=meta.get("member", path.stem),
@@ -142,6 +140,11 @@ class OnnxModel:
             raise ModelError(
                 f"model {path}: trained on crop spec version {spec}, but this runtime cuts "
                 f"version {CROP_SPEC_VERSION} crops; retrain or use matching models"
+            )
+        if self.info.regions and self.info.normalisation != NORMALISATION:
+            raise ModelError(
+                f"model {path}: expects input normalised as {self.info.normalisation}, the "
+                f"runtime normalises crops as {NORMALISATION}; retrain or use matching models"
             )
         inp = self.session.get_inputs()[0]
         shape = inp.shape
