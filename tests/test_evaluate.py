@@ -99,3 +99,26 @@ def test_blinks_without_labels_is_an_error(tmp_path, face_video):
     (tmp_path / face_video.name).symlink_to(face_video)
     with pytest.raises(UserError, match="missing labels"):
         evaluate_blinks(tmp_path, GEOMETRIC)
+
+
+def test_fusion_weight_rule_vetoes_alerts_and_imprecise_weights():
+    """benchmarks/choose_fusion.py: a weight that raises an alert on the awake dev video or
+    finds blinks with precision below 0.9 is never chosen, however good its accuracy."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from choose_fusion import choose
+
+    def row(w, ba, precision, alerts=0):
+        return {
+            "weight": w,
+            "frame_balanced_accuracy": ba,
+            "blink_precision": precision,
+            "alerts": alerts,
+        }
+
+    rows = [row(0.0, 0.80, 1.0), row(0.3, 0.90, 0.95), row(0.3001, 0.90, 0.95)]
+    rows += [row(0.6, 0.97, 0.89), row(0.9, 0.99, 0.95, alerts=1)]
+    assert choose(rows)["weight"] == 0.3  # tie on accuracy: the smaller CNN weight
+    assert choose([row(0.5, 0.9, None)]) is None

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from drowsy.inference.preprocess import MIN_STD
+from drowsy.vision.crops import CROP_SPEC_VERSION, REGIONS
+
 SOURCES = {
     "eyes": (
         "`../shared/data/eyes`: 726 open + 726 closed single-eye crops, colour, various people, "
@@ -24,6 +27,22 @@ OTHER_SOURCES = (
     "personal non-commercial use only; stage_clip: MIT) and `../shared/data/portraits` (MIT). "
     "Frame labels of the webcam videos are ours (`benchmarks/blink_labels.json`)."
 )
+
+
+TASK_REGION = {"eyes": "left_eye", "yawn": "mouth"}
+
+
+def _duration(results: dict) -> str:
+    scratch = results.get("from_scratch_s")
+    ckpt = results.get("checkpoints", {})
+    text = "from nothing: " + (f"{scratch / 60:.0f} min" if scratch else "not measured")
+    if ckpt.get("reused"):
+        text += (
+            f"; this card's run reused {ckpt['reused']} of "
+            f"{ckpt['reused'] + ckpt.get('trained', 0)} checkpoints and took "
+            f"{results['timings_s'].get('total', 0) / 60:.1f} min"
+        )
+    return text + " on 2 CPU cores, AMD EPYC"
 
 
 def _f(x: object) -> str:
@@ -63,7 +82,8 @@ def render(task: str, results: dict) -> str:
         f"# Model card: {task} ensemble (version {results.get('version', '1')})",
         "",
         f"Classifies a 64x64 grayscale aligned {'eye' if task == 'eyes' else 'mouth'} crop (cut "
-        "by `drowsy.vision.crops`, crop spec version 1) as "
+        f"by `drowsy.vision.crops`, crop spec version {CROP_SPEC_VERSION}: "
+        f"{REGIONS[TASK_REGION[task]].side_iod:g} inter-ocular distances wide) as "
         + ("open / closed" if task == "eyes" else "no_yawn / yawn")
         + ". Three small CNNs in ONNX, combined by voting in the runtime.",
         "",
@@ -178,13 +198,13 @@ def render(task: str, results: dict) -> str:
         )
     lines += [
         "",
-        "Inputs: `input` (N, 1, 64, 64) float32, gray/255, minus 0.5, over 0.25. Outputs: "
+        "Inputs: `input` (N, 1, 64, 64) float32: gray/255, standardised per crop (minus the "
+        f"crop's mean, over its standard deviation, at least {MIN_STD:g}). Outputs: "
         "`probs`, `logits`, `features` (last conv map) and `grad_features` (Grad-CAM gradients).",
         "",
         "## Reproduce",
         "",
-        "`python -m training reproduce --force` (all stages; "
-        f"{results['timings_s'].get('total', 0) / 60:.0f} min on 2 CPU cores, AMD EPYC).",
+        "`python -m training reproduce --force` (all stages; " + _duration(results) + ").",
         "",
         "## Known weaknesses",
     ]
@@ -200,6 +220,10 @@ WEAKNESSES = {
         "open) are the hard cases; a half-closed eye is ambiguous by definition.",
         "- Trained on close-up crops of mostly adults; not checked on near-infrared cabin cameras, "
         "children, or heavy make-up.",
+        "- Version 2 changed the input, not the recipe: eye crops are 0.6 instead of 0.85 "
+        "inter-ocular distances wide (the eye fills the crop as in the close-up training set) "
+        "and each crop is standardised by its own mean and contrast (dim, low-contrast webcams). "
+        "Both were chosen on the dev video; version-1 models are refused by the runtime.",
     ],
     "yawn": [
         '- "yawn" in the training data means "mouth wide open": a wide-open laugh or a shout '

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from drowsy.errors import UserError
+from training import MODEL_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", type=Path, default=ROOT / "build" / "training")
     p.add_argument("--force", action="store_true", help="overwrite existing exported models")
     p.add_argument("--quick", action="store_true", help="tiny budgets (a smoke test)")
-    p.add_argument("--version", default="1")
+    p.add_argument("--version", default=MODEL_VERSION)
 
     p = sub.add_parser("temporal", help="build models/temporal (needs the eye and yawn models)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a fine-tuned checkpoint to ONNX (+ .sha256)")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--version", default="1")
+    p.add_argument("--version", default=MODEL_VERSION)
     p.add_argument("--force", action="store_true")
     return ap
 

@@ -99,11 +99,13 @@ def make_estimator(settings: Settings) -> StateEstimator:
 
 class FusedEstimator:
     """Eye closure as a weighted mean of the CNN ensemble and the calibrated geometric
-    estimate; yawn from the CNN. Why: on pipeline-cut crops of a glasses wearer the CNN alone
-    calls 16 % of open eyes closed (dev video), which turns into false microsleep alarms; the
-    driver's own EAR baseline vetoes most of them. The weight (``runtime.fusion_cnn_weight``) is
-    chosen on the dev video by benchmarks/choose_fusion.py (best balanced accuracy among weights
-    whose closed-eye precision is >= 0.9: a false closure becomes a false alarm)."""
+    estimate; yawn from the CNN. Why: on the pipeline-cut crops of the hand-labelled videos the
+    CNN alone finds nearly every blink but also calls some open eyes closed (glasses, dim
+    light, downward glances), and on the awake dev video that raised a false microsleep
+    alarm; the driver's own EAR baseline vetoes most of those. The weight
+    (``runtime.fusion_cnn_weight``) is chosen on the dev video by benchmarks/choose_fusion.py
+    (best balanced accuracy among weights that raise no alert there and whose blink precision
+    is >= 0.9: a false closure becomes a false alarm)."""
 
     def __init__(self, cnn, geometric: GeometricEstimator, cnn_weight: float) -> None:
         self.cnn = cnn

@@ -13,7 +13,7 @@ from drowsy.inference.ensemble import Ensemble
 from drowsy.pipeline import Pipeline
 from drowsy.settings import Settings
 from drowsy.sources import VideoFileSource
-from drowsy.state.estimator import FusedEstimator, GeometricEstimator
+from drowsy.state.estimator import GeometricEstimator
 from drowsy.temporal.features import STEP_S, frame_vector, resample
 from training.data import class_folders, split
 from training.realdata import DEV_VIDEOS, TEST_VIDEOS, labelled_video_crops
@@ -34,7 +34,7 @@ def measure_noise(data: Path, models: Path) -> NoiseModel:
     # what the runtime's default (fused) estimator outputs for these crops
     geometric = GeometricEstimator(Settings().signals)
     p_geo = np.array([geometric.eye_closed(e, ear_open) for e in eyes.ear])
-    w = FusedEstimator.__init__.__defaults__[0]
+    w = Settings().runtime.fusion_cnn_weight
     p = w * p_cnn + (1 - w) * p_geo
     yawn = class_folders(data / "yawn", "yawn")
     _, _, test = split(len(yawn), (0.7, 0.15, 0.15), seed=1234)
