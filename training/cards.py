@@ -220,10 +220,11 @@ WEAKNESSES = {
         "open) are the hard cases; a half-closed eye is ambiguous by definition.",
         "- Trained on close-up crops of mostly adults; not checked on near-infrared cabin cameras, "
         "children, or heavy make-up.",
-        "- Version 2 changed the input, not the recipe: eye crops are 0.6 instead of 0.85 "
-        "inter-ocular distances wide (the eye fills the crop as in the close-up training set) "
-        "and each crop is standardised by its own mean and contrast (dim, low-contrast webcams). "
-        "Both were chosen on the dev video; version-1 models are refused by the runtime.",
+        "- Version 2 changed the input and the selection protocol, not the networks: eye crops "
+        "are 0.6 instead of 0.85 inter-ocular distances wide (the eye fills the crop as in the "
+        "close-up training set), each crop is standardised by its own mean and contrast (dim, "
+        "low-contrast webcams), and choices are made with all labels. All chosen on the dev "
+        "video; version-1 models are refused by the runtime.",
     ],
     "yawn": [
         '- "yawn" in the training data means "mouth wide open": a wide-open laugh or a shout '
