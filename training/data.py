@@ -73,13 +73,6 @@ class CropSet:
             ears,
         )
 
-    def fingerprint(self) -> str:
-        """Hash of the images and labels: a checkpoint records the data it was trained on, so
-        a changed crop spec or dataset never resumes (or reuses) a run of other data."""
-        h = hashlib.sha1(np.ascontiguousarray(self.images).tobytes())
-        h.update(np.ascontiguousarray(self.labels).tobytes())
-        return h.hexdigest()[:12]
-
     def counts(self) -> dict[str, int]:
         return {c: int((self.labels == i).sum()) for i, c in enumerate(self.classes)}
 

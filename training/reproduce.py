@@ -130,13 +130,13 @@ class Run:
     # ---------------------------------------------------------------------------- stages
     def pretrain_all(self) -> None:
         self.backbones: dict[tuple[str, str], Path] = {}
+        data_key = input_key(self.unlabelled)[:8]
         for arch in ARCHS:
             for pretext in PRETEXTS:
                 pc = PretrainConfig(
                     arch, pretext, steps=self.cfg.pretrain_steps, lr=self.cfg.pretrain_lr
                 )
-                key = f"{_key(pc)}-{input_key(self.unlabelled)[:8]}"
-                path = self.ckpt / f"pretrain-{arch}-{pretext}-{key}.pt"
+                path = self.ckpt / f"pretrain-{arch}-{pretext}-{_key(pc)}-{data_key}.pt"
                 self._count(path)
                 pretrain(pc, self.unlabelled, path, progress=self.cfg.progress)
                 self.backbones[(arch, pretext)] = path

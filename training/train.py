@@ -68,8 +68,10 @@ def seed_everything(seed: int) -> np.random.Generator:
 def input_key(data: CropSet) -> str:
     """What a checkpoint learned from: the crops and how they were normalised for the network
     (a change of either must not resume or reuse an old run)."""
-    raw = f"{data.fingerprint()}|{json.dumps(NORMALISATION, sort_keys=True)}"
-    return hashlib.sha1(raw.encode()).hexdigest()[:12]
+    h = hashlib.sha1(np.ascontiguousarray(data.images).tobytes())
+    h.update(np.ascontiguousarray(data.labels).tobytes())
+    h.update(json.dumps(NORMALISATION, sort_keys=True).encode())
+    return h.hexdigest()[:12]
 
 
 def to_input(images: np.ndarray) -> torch.Tensor:
@@ -108,7 +110,7 @@ def load_checkpoint(path: Path, stage: str | None = None) -> dict:
 
 def _resume(path: Path, stage: str, config: object, data: str, model: nn.Module, opt) -> int:
     """Step to continue from (0 for a fresh run); refuses a checkpoint of another config or
-    of other data (``data`` is the training set's fingerprint)."""
+    of other data (``data`` is the training set's :func:`input_key`)."""
     if not path.exists():
         return 0
     ckpt = load_checkpoint(path, stage)

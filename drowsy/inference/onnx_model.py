@@ -134,18 +134,8 @@ class OnnxModel:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"model {path}: malformed metadata ({exc})") from exc
-        spec = meta.get("crop_spec_version")
-        if self.info.regions and spec != str(CROP_SPEC_VERSION):
-            # a model fed crops framed unlike its training crops fails silently, not loudly
-            raise ModelError(
-                f"model {path}: trained on crop spec version {spec}, but this runtime cuts "
-                f"version {CROP_SPEC_VERSION} crops; retrain or use matching models"
-            )
-        if self.info.regions and self.info.normalisation != NORMALISATION:
-            raise ModelError(
-                f"model {path}: expects input normalised as {self.info.normalisation}, the "
-                f"runtime normalises crops as {NORMALISATION}; retrain or use matching models"
-            )
+        if self.info.regions:  # an image model fed crops unlike its training crops fails silently
+            self._check_input_contract(path, meta.get("crop_spec_version"))
         inp = self.session.get_inputs()[0]
         shape = inp.shape
         if "input_shape" in meta:  # sequence models state their own (steps, features)
@@ -163,6 +153,18 @@ class OnnxModel:
         self.provider = self.session.get_providers()[0]
         warm = self.run(np.zeros((2, *expect), np.float32), self.output_names[:1])
         del warm
+
+    def _check_input_contract(self, path: Path, crop_spec: str | None) -> None:
+        if crop_spec != str(CROP_SPEC_VERSION):
+            raise ModelError(
+                f"model {path}: trained on crop spec version {crop_spec}, but this runtime cuts "
+                f"version {CROP_SPEC_VERSION} crops; retrain or use matching models"
+            )
+        if self.info.normalisation != NORMALISATION:
+            raise ModelError(
+                f"model {path}: expects input normalised as {self.info.normalisation}, the "
+                f"runtime normalises crops as {NORMALISATION}; retrain or use matching models"
+            )
 
     @staticmethod
     def _checksum_file(path: Path) -> str:
