@@ -10,16 +10,27 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from drowsy.contracts import Alert
-from drowsy.errors import LogError
+from drowsy.contracts import Alert, AlertKind
+from drowsy.errors import LogError, UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 2: who owns a running session (host, pid and the process's start time, so a reused
+# pid is not mistaken for the owner), its status, and a heartbeat (wall clock and the last frame
+# time) from which a session whose process died is closed on the next open.
+_SESSION_COLUMNS_V2 = {
+    "owner": "TEXT",
+    "status": "TEXT",
+    "last_seen_at": "TEXT",
+    "last_frame_s": "REAL",
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,7 +41,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     ended_at TEXT,
     settings_json TEXT NOT NULL,
     models_json TEXT NOT NULL,
-    summary_json TEXT
+    summary_json TEXT,
+    owner TEXT,
+    status TEXT,
+    last_seen_at TEXT,
+    last_frame_s REAL
 );
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY,
@@ -62,13 +77,84 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), '' where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def current_owner() -> str:
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """True/False when it can be told (same host), None when the owner ran elsewhere."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return not started or _process_start(pid) in ("", started)
+
+
+TIME_FORMAT_HELP = (
+    "YYYY-MM-DD, YYYY-MM-DDTHH:MM or YYYY-MM-DD HH:MM[:SS] (UTC unless an offset is given)"
+)
+
+
+def parse_time_bound(text: str, *, end: bool) -> str:
+    """A ``--since``/``--until`` value as the ISO UTC text ``raised_at`` is stored in.
+
+    A bare date means the whole day: as an end bound it includes that day (< next midnight).
+    Naive times are UTC. Raises UserError naming the accepted formats."""
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            if end:
+                moment += timedelta(days=1) - timedelta(microseconds=1)
+        else:
+            moment = datetime.fromisoformat(raw)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            moment = moment.astimezone(UTC)
+            if end and moment.second == 0 and len(raw) <= 16:
+                moment += timedelta(minutes=1) - timedelta(microseconds=1)
+    except ValueError as exc:
+        raise UserError(f"time {text!r} not understood: use {TIME_FORMAT_HELP}") from exc
+    return moment.isoformat(timespec="microseconds" if end else "seconds")
+
+
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
+    """Filters for listing alerts. ``since``/``until`` are user text (see parse_time_bound)."""
+
     session: int | None = None
     kind: str | None = None
     level: str | None = None
-    since: str | None = None  # ISO date/time on raised_at
+    since: str | None = None
     until: str | None = None
+
+    def __post_init__(self) -> None:
+        kinds = [k.value for k in AlertKind]
+        if self.kind is not None and self.kind not in kinds:
+            raise UserError(f"unknown alert kind {self.kind!r}; kinds: {', '.join(kinds)}")
+        for bound, end in ((self.since, False), (self.until, True)):
+            if bound is not None:
+                parse_time_bound(bound, end=end)
 
 
 class AlertLog:
@@ -76,6 +162,7 @@ class AlertLog:
 
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.recovered: list[int] = []
         if readonly and not self.path.exists():
             raise LogError(f"alert log {self.path}: no such file")
         try:
@@ -110,6 +197,65 @@ class AlertLog:
                 f"BEGIN;{_SCHEMA}INSERT OR REPLACE INTO meta VALUES "
                 f"('schema_version', '{SCHEMA_VERSION}');COMMIT;"
             )
+        else:
+            self._migrate()
+        self.recovered = self.recover()
+
+    def _migrate(self) -> None:
+        """Version 1 logs gain the session ownership columns (old rows: status unknown)."""
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(sessions)")}
+        missing = {c: t for c, t in _SESSION_COLUMNS_V2.items() if c not in have}
+        if not missing:
+            return
+        statements = "".join(
+            f"ALTER TABLE sessions ADD COLUMN {c} {t};" for c, t in missing.items()
+        )
+        self._db.executescript(
+            f"BEGIN;{statements}UPDATE sessions SET status='finished' WHERE ended_at IS NOT NULL;"
+            f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+        )
+
+    def recover(self) -> list[int]:
+        """Close sessions whose process died (kill -9, power loss) as interrupted: ended at
+        their last heartbeat or alert, their open alerts ended at the last frame time seen.
+        Returns the ids closed. Sessions of a live process, or of another host, are left."""
+        closed = []
+        rows = self._db.execute(
+            "SELECT id, owner, started_at, last_seen_at, last_frame_s FROM sessions"
+            " WHERE ended_at IS NULL"
+        ).fetchall()
+        for row in rows:
+            if owner_alive(row["owner"]) is not False:
+                continue
+            last_alert = self._db.execute(
+                "SELECT MAX(raised_at) AS at, MAX(COALESCE(end_s, start_s)) AS t FROM alerts"
+                " WHERE session_id=?",
+                (row["id"],),
+            ).fetchone()
+            ended_at = max(
+                x for x in (row["started_at"], row["last_seen_at"], last_alert["at"]) if x
+            )
+            last_t = max(
+                (x for x in (row["last_frame_s"], last_alert["t"]) if x is not None), default=0.0
+            )
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "UPDATE alerts SET end_s=MAX(start_s, ?), duration_s=MAX(start_s, ?)-start_s,"
+                " evidence_json=json_set(evidence_json, '$.ended_by', 'recovery')"
+                " WHERE session_id=? AND end_s IS NULL",
+                (last_t, last_t, row["id"]),
+            )
+            self._db.execute(
+                "UPDATE sessions SET ended_at=?, status='interrupted', summary_json=? WHERE id=?",
+                (
+                    ended_at,
+                    json.dumps({"interrupted": True, "recovered": True, "last_frame_s": last_t}),
+                    row["id"],
+                ),
+            )
+            self._db.execute("COMMIT")
+            closed.append(int(row["id"]))
+        return closed
 
     def close(self) -> None:
         self._db.close()
@@ -128,17 +274,40 @@ class AlertLog:
             raise LogError(f"alert log {self.path}: write failed ({exc})") from exc
 
     def start_session(self, source: str, settings: dict, models: dict) -> int:
+        now = _now()
         cur = self._write(
-            "INSERT INTO sessions (source, started_at, settings_json, models_json)"
-            " VALUES (?,?,?,?)",
-            (source, _now(), json.dumps(settings), json.dumps(models)),
+            "INSERT INTO sessions (source, started_at, settings_json, models_json, owner, status,"
+            " last_seen_at) VALUES (?,?,?,?,?,?,?)",
+            (
+                source,
+                now,
+                json.dumps(settings),
+                json.dumps(models),
+                current_owner(),
+                "running",
+                now,
+            ),
         )
         return int(cur.lastrowid)
 
-    def end_session(self, session_id: int, summary: dict | None = None) -> None:
+    def heartbeat(self, session_id: int, last_frame_s: float) -> None:
+        """Record that the session is alive and how far it got (for recovery after a kill)."""
         self._write(
-            "UPDATE sessions SET ended_at=?, summary_json=? WHERE id=?",
-            (_now(), json.dumps(summary) if summary is not None else None, session_id),
+            "UPDATE sessions SET last_seen_at=?, last_frame_s=? WHERE id=?",
+            (_now(), last_frame_s, session_id),
+        )
+
+    def end_session(
+        self, session_id: int, summary: dict | None = None, interrupted: bool = False
+    ) -> None:
+        self._write(
+            "UPDATE sessions SET ended_at=?, summary_json=?, status=? WHERE id=?",
+            (
+                _now(),
+                json.dumps(summary) if summary is not None else None,
+                "interrupted" if interrupted else "finished",
+                session_id,
+            ),
         )
 
     def record(self, session_id: int, alert: Alert, log_id: int | None = None) -> int:
@@ -169,11 +338,22 @@ class AlertLog:
 
     # ------------------------------------------------------------------------------ reads
     def sessions(self) -> list[dict]:
+        """Sessions with their alert count and status: running, finished, interrupted, or
+        (a read-only log holding a session whose process died) ``interrupted?``."""
         rows = self._db.execute(
             "SELECT s.*, (SELECT COUNT(*) FROM alerts a WHERE a.session_id=s.id) AS alerts"
             " FROM sessions s ORDER BY s.id"
         )
-        return [dict(r) for r in rows]
+        out = []
+        for r in rows:
+            row = dict(r)
+            status = row.get("status")
+            if row["ended_at"] is None:
+                alive = owner_alive(row.get("owner"))
+                status = "running" if alive is not False else "interrupted?"
+            row["status"] = status or "finished"
+            out.append(row)
+        return out
 
     def alerts(self, flt: AlertFilter | None = None) -> list[dict]:
         flt = flt or AlertFilter()
@@ -182,8 +362,8 @@ class AlertLog:
             ("session_id", flt.session, "="),
             ("kind", flt.kind, "="),
             ("level", flt.level, "="),
-            ("raised_at", flt.since, ">="),
-            ("raised_at", flt.until, "<="),
+            ("raised_at", flt.since and parse_time_bound(flt.since, end=False), ">="),
+            ("raised_at", flt.until and parse_time_bound(flt.until, end=True), "<="),
         ):
             if value is not None:
                 where.append(f"a.{column} {op} ?")

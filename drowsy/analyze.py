@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 
-import cv2
 from tqdm import tqdm
 
 from drowsy.alertlog import AlertLog
-from drowsy.contracts import Episode
 from drowsy.errors import UserError
 from drowsy.pipeline import Pipeline
+from drowsy.session import Session, SessionOptions, StopFlag, file_choice
 from drowsy.settings import Settings
-from drowsy.sinks import FramesCsv, LogSink
-from drowsy.sources import FrameSource, SourceOptions, VideoFileSource
+from drowsy.sources import SourceOptions
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +32,8 @@ class AnalyzeOptions:
     settings: Settings
     source: SourceOptions = field(default_factory=SourceOptions)
     progress: bool = True
+    input_root: Path | None = None  # name outputs by the path relative to this folder
+    skip_done: bool = False  # skip videos whose finished results (same content hash) exist
 
 
 def prepare_out_dir(path: Path) -> Path:
@@ -51,167 +50,87 @@ def prepare_out_dir(path: Path) -> Path:
 
 def _write_json(path: Path, data: object) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def summarize(
-    *,
-    frames: int,
-    duration_s: float,
-    face_frames: int,
-    usable_frames: int,
-    episodes: list[Episode],
-    alerts: list[dict],
-    perclos_max: float | None,
-    wall_s: float,
+def file_sha256(path: Path) -> str:
+    """Content hash of a video: identifies it across renames and re-runs of a batch."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def already_done(path: Path, out_dir: Path) -> bool:
+    """A finished (not interrupted) analysis of this very file is in ``out_dir``."""
+    try:
+        summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if summary.get("interrupted", True):
+        return False
+    return summary.get("source_sha256") == file_sha256(path)
+
+
+def analyze_video(
+    path: Path, out_dir: Path, opts: AnalyzeOptions, stop: StopFlag | None = None
 ) -> dict:
-    blinks = [e for e in episodes if e.kind == "blink"]
-    minutes = duration_s / 60.0
-    return {
-        "frames": frames,
-        "duration_s": round(duration_s, 3),
-        "face_found_rate": round(face_frames / frames, 4) if frames else 0.0,
-        "usable_face_rate": round(usable_frames / frames, 4) if frames else 0.0,
-        "blinks": len(blinks),
-        "blink_rate_per_min": round(len(blinks) / minutes, 2) if minutes > 0 else None,
-        "mean_blink_duration_s": (
-            round(sum(e.duration_s for e in blinks) / len(blinks), 4) if blinks else None
-        ),
-        "long_blinks": sum(e.kind == "long_blink" for e in episodes),
-        "yawns": sum(e.kind == "yawn" for e in episodes),
-        "perclos_max": None if perclos_max is None else round(perclos_max, 4),
-        "alerts_by_kind": dict(sorted(Counter(a["kind"] for a in alerts).items())),
-        "processing_fps": round(frames / wall_s, 2) if wall_s > 0 else None,
-        "realtime_factor": round(duration_s / wall_s, 2) if wall_s > 0 else None,
-    }
-
-
-def run_source(
-    source: FrameSource,
-    pipeline: Pipeline,
-    sink: LogSink | None,
-    csv_out: FramesCsv | None,
-    progress: bool = False,
-    before_frame: Callable[[float], None] | None = None,
-    images_dir: Path | None = None,
-) -> dict:
-    """Drive one source through the pipeline into the sinks; returns the summary dict.
-    ``before_frame(timestamp_s)`` runs before each frame (the live monitor paces files);
-    alert explanations are written as PNGs to ``images_dir`` when given."""
-    t0 = time.perf_counter()
-    frames = face = usable = 0
-    first_t = last_t = 0.0
-    perclos_max: float | None = None
-    alerts: dict[int, dict] = {}
-    images: dict[int, list[str]] = {}
-
-    def keep(explanations: dict) -> None:
-        for uid, exp in explanations.items():
-            for role, image in exp.images.items():
-                if images_dir is not None:
-                    images_dir.mkdir(parents=True, exist_ok=True)
-                    name = f"alert{uid:03d}_{role}.png"
-                    cv2.imwrite(str(images_dir / name), image)
-                    images.setdefault(uid, []).append(f"{images_dir.name}/{name}")
-
-    bar = tqdm(
-        total=getattr(source.stats, "expected_frames", None),
-        desc=Path(source.name).name,
-        unit="frame",
-        disable=not progress,
-        leave=False,
-    )
-    with bar:
-        for frame in source:
-            if before_frame is not None:
-                before_frame(frame.timestamp_s)
-            r = pipeline.process(frame)
-            if frames == 0:
-                first_t = frame.timestamp_s
-            last_t = frame.timestamp_s
-            frames += 1
-            face += r.signals.face_present
-            usable += r.signals.usable
-            if r.status.perclos is not None:
-                perclos_max = max(perclos_max or 0.0, r.status.perclos)
-            if csv_out:
-                csv_out.write(r)
-            if sink and r.updates:
-                sink.handle(r.updates, r)
-            keep(r.explanations)
-            for u in r.updates:
-                alerts[u.alert.uid] = u.alert.to_dict()
-            bar.update(1)
-    final, final_explanations = pipeline.finish()
-    if sink and final:
-        sink.handle(final, None, final_explanations)
-    keep(final_explanations)
-    for u in final:
-        alerts[u.alert.uid] = u.alert.to_dict()
-    for uid, names in images.items():
-        alerts[uid]["images"] = names
-    wall = time.perf_counter() - t0
-    period = 1.0 / (source.nominal_fps or 30.0)
-    duration = (last_t - first_t + period) if frames else 0.0
-    summary = summarize(
-        frames=frames,
-        duration_s=duration,
-        face_frames=face,
-        usable_frames=usable,
-        episodes=pipeline.engine.episodes,
-        alerts=list(alerts.values()),
-        perclos_max=perclos_max,
-        wall_s=wall,
-    )
-    summary["alerts"] = list(alerts.values())
-    return summary
-
-
-def analyze_video(path: Path, out_dir: Path, opts: AnalyzeOptions) -> dict:
-    """Analyse one video into ``out_dir``; returns its summary."""
-    source = VideoFileSource(path, opts.source)
-    with source, Pipeline(opts.settings) as pipeline, AlertLog(opts.log_path) as alert_log:
+    """Analyse one video into ``out_dir``; returns its summary. Stopped by ``stop`` (a signal),
+    it ends the session as interrupted and still writes events.json and a partial
+    summary.json marked ``"interrupted": true``."""
+    choice, source = file_choice(path, opts.source)
+    try:
         prepare_out_dir(out_dir)
-        session = alert_log.start_session(
-            str(path.resolve()), opts.settings.model_dump(), pipeline.model_versions
+        sha = file_sha256(path)
+        alert_log = AlertLog(opts.log_path)
+    except BaseException:
+        source.close()
+        raise
+    with alert_log:
+        session = Session(
+            opts.settings,
+            choice,
+            source,
+            alert_log,
+            SessionOptions(
+                images_dir=out_dir / "alerts",
+                frames_csv=out_dir / "frames.csv",
+                keep_episodes=True,
+                progress=opts.progress,
+            ),
+            stop_flag=stop,
         )
-        sink = LogSink(alert_log, session, opts.settings.log.snapshots)
-        csv_out = FramesCsv(out_dir / "frames.csv")
-        try:
-            summary = run_source(
-                source, pipeline, sink, csv_out, opts.progress, images_dir=out_dir / "alerts"
-            )
-        finally:
-            csv_out.close()
-        alerts = summary.pop("alerts")
+        result = session.run()
+        pipeline = session.pipeline
+        summary = result.to_dict()
         summary.update(
             source=str(path),
-            source_fps=round(source.nominal_fps, 3),
-            skipped_frames=source.stats.skipped,
-            repaired_timestamps=source.stats.repaired_timestamps,
-            truncated=source.stats.truncated,
+            source_sha256=sha,
+            source_fps=result.source_fps,
+            skipped_frames=result.skipped_frames,
+            repaired_timestamps=result.repaired_timestamps,
+            truncated=result.truncated,
             calibration=_calibration_dict(pipeline),
             models=pipeline.model_versions,
             probability_source=pipeline.estimator.name,
             execution_provider=pipeline.provider,
-            session_id=session,
+            session_id=result.session_id,
             log=str(opts.log_path),
         )
-        episodes = [
-            {
-                "kind": e.kind,
-                "start_s": round(e.start_s, 3),
-                "end_s": round(e.end_s, 3),
-                "duration_s": round(e.duration_s, 3),
-            }
-            for e in pipeline.engine.episodes
-        ]
+        alerts = list(result.alerts.values())
         _write_json(
-            out_dir / "events.json", {"source": str(path), "alerts": alerts, "episodes": episodes}
+            out_dir / "events.json",
+            {"source": str(path), "alerts": alerts, "episodes": session.episodes_dicts()},
         )
         _write_json(out_dir / "summary.json", summary)
-        alert_log.end_session(session, {k: v for k, v in summary.items() if k != "calibration"})
+        if result.log_failure:
+            raise UserError(f"{path.name}: analysed, but {result.log_failure}")
     return summary
 
 
@@ -227,8 +146,19 @@ def _calibration_dict(pipeline: Pipeline) -> dict:
     }
 
 
-def output_dirs(paths: list[Path], out: Path) -> list[Path]:
-    """``out/<stem>``, with ``-2``, ``-3``... when two inputs share a stem."""
+def output_dirs(paths: list[Path], out: Path, input_root: Path | None = None) -> list[Path]:
+    """With ``input_root``: ``out/<path relative to it>`` (``a/cam.avi`` -> ``out/a/cam.avi``),
+    so equal names in different folders never collide and a re-run finds its own results.
+    Without: ``out/<stem>``, with ``-2``, ``-3``... when two inputs share a stem."""
+    if input_root is not None:
+        root = input_root.resolve()
+        dirs = []
+        for p in paths:
+            try:
+                dirs.append(out / p.resolve().relative_to(root))
+            except ValueError as exc:
+                raise UserError(f"{p} is not under the input root {input_root}") from exc
+        return dirs
     seen: Counter[str] = Counter()
     dirs = []
     for p in paths:
@@ -237,28 +167,65 @@ def output_dirs(paths: list[Path], out: Path) -> list[Path]:
     return dirs
 
 
+@dataclass(frozen=True, slots=True)
+class VideoResult:
+    path: Path
+    summary: dict | None = None
+    error: str | None = None
+    skipped: bool = False  # already analysed (``skip_done``)
+
+
+_WORKER_STOP = StopFlag()
+
+
+def _init_worker() -> None:
+    """Pool processes end their session cleanly on SIGTERM/SIGINT too."""
+    import signal
+
+    def handler(signum: int, _frame: object) -> None:
+        _WORKER_STOP.set(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
 def _worker(
-    path: Path, out_dir: Path, opts: AnalyzeOptions
-) -> tuple[Path, dict | None, str | None]:
+    path: Path, out_dir: Path, opts: AnalyzeOptions, stop: StopFlag | None = None
+) -> VideoResult:
+    if opts.skip_done and already_done(path, out_dir):
+        return VideoResult(path, skipped=True)
     try:
-        return path, analyze_video(path, out_dir, opts), None
+        return VideoResult(path, analyze_video(path, out_dir, opts, stop or _WORKER_STOP))
     except UserError as exc:
-        return path, None, str(exc)
+        return VideoResult(path, error=str(exc))
 
 
 def analyze_many(
-    paths: list[Path], opts: AnalyzeOptions, jobs: int = 1
-) -> list[tuple[Path, dict | None, str | None]]:
-    """Analyse several videos, in ``jobs`` processes; a bad video does not stop the others."""
+    paths: list[Path], opts: AnalyzeOptions, jobs: int = 1, stop: StopFlag | None = None
+) -> list[VideoResult]:
+    """Analyse several videos, in ``jobs`` processes; a bad video does not stop the others.
+    Once ``stop`` is set the videos being analysed end as interrupted and no more start."""
     prepare_out_dir(opts.out_dir)
-    dirs = output_dirs(paths, opts.out_dir)
+    dirs = output_dirs(paths, opts.out_dir, opts.input_root)
+    stop = stop or StopFlag()
     if jobs <= 1 or len(paths) == 1:
-        return [_worker(p, d, opts) for p, d in zip(paths, dirs, strict=True)]
+        results = []
+        for p, d in zip(paths, dirs, strict=True):
+            if stop.is_set():
+                break
+            results.append(_worker(p, d, opts, stop))
+        return results
     # spawn: MediaPipe's graph threads do not survive fork
-    quiet = AnalyzeOptions(opts.out_dir, opts.log_path, opts.settings, opts.source, False)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+    quiet = replace(opts, progress=False)
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker
+    ) as pool:
         futures = [pool.submit(_worker, p, d, quiet) for p, d in zip(paths, dirs, strict=True)]
         results = []
         for fut in tqdm(futures, desc="videos", disable=not opts.progress, file=sys.stderr):
-            results.append(fut.result())
+            if stop.is_set():
+                for f in futures:
+                    f.cancel()
+            if not fut.cancelled():
+                results.append(fut.result())
         return results

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -63,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("videos", nargs="+", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--jobs", type=int, default=1, help="videos analysed in parallel")
+    p.add_argument(
+        "--input-root",
+        type=Path,
+        help="name each output folder by the video's path relative to this folder",
+    )
+    p.add_argument(
+        "--skip-done",
+        action="store_true",
+        help="skip videos whose finished results (same content hash) are already in --out",
+    )
     _source_opts(p)
     _common(p)
 
@@ -104,7 +115,8 @@ def _setup_logging(quiet: bool) -> None:
 def _settings(args: argparse.Namespace):
     from drowsy.settings import load_settings
 
-    settings = load_settings(args.config, args.overrides)
+    creating = args.command == "settings" and args.action == "save"
+    settings = load_settings(args.config, args.overrides, must_exist=not creating)
     if getattr(args, "log", None):
         settings.log.path = str(args.log)
     return settings
@@ -112,11 +124,14 @@ def _settings(args: argparse.Namespace):
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from drowsy.analyze import AnalyzeOptions, analyze_many
+    from drowsy.session import StopFlag, exit_code, stop_on_signals
     from drowsy.settings import default_log_path
     from drowsy.sources import SourceOptions
 
     if args.jobs < 1:
         raise UserError("--jobs must be >= 1")
+    if args.input_root is not None and not args.input_root.is_dir():
+        raise UserError(f"--input-root {args.input_root}: no such folder")
     settings = _settings(args)
     opts = AnalyzeOptions(
         out_dir=args.out,
@@ -124,20 +139,47 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         settings=settings,
         source=SourceOptions(args.start, args.end, args.max_frames),
         progress=not args.quiet and sys.stderr.isatty(),
+        input_root=args.input_root,
+        skip_done=args.skip_done,
     )
-    results = analyze_many(args.videos, opts, args.jobs)
+    with stop_on_signals(StopFlag()) as stop:
+        results = analyze_many(args.videos, opts, args.jobs, stop)
     failed = 0
-    for path, summary, error in results:
-        if error:
+    for r in results:
+        s = r.summary
+        if r.error:
             failed += 1
-            print(f"error: {error}", file=sys.stderr)
-        elif not args.quiet and summary is not None:
+            print(f"error: {r.error}", file=sys.stderr)
+        elif r.skipped:
+            if not args.quiet:
+                print(f"{r.path}: already analysed, skipped")
+        elif s is not None and s.get("interrupted"):
             print(
-                f"{path.name}: {summary['frames']} frames, face {summary['face_found_rate']:.0%},"
-                f" {summary['blinks']} blinks, alerts {summary['alerts_by_kind'] or 'none'},"
-                f" {summary['processing_fps']} fps"
+                f"{r.path.name}: interrupted ({s.get('stop_reason')}) after {s['frames']} frames;"
+                f" partial results in {args.out}",
+                file=sys.stderr,
             )
+        elif not args.quiet and s is not None:
+            print(
+                f"{r.path.name}: {s['frames']} frames, face {s['face_found_rate']:.0%},"
+                f" {_count(s['blinks'], 'blink')}, alerts {_kinds(s['alerts_by_kind'])},"
+                f" {s['processing_fps']} fps"
+            )
+    skipped = sum(r.skipped for r in results)
+    if skipped or args.quiet:
+        done = len(results) - skipped - failed
+        print(f"{done} analysed, {skipped} skipped (already done), {failed} failed")
+    if stop.is_set():
+        return exit_code(stop.reason) or 1
     return 0 if failed == 0 else (2 if failed == len(results) else 1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _kinds(by_kind: dict[str, int]) -> str:
+    return ", ".join(f"{k} x{n}" for k, n in by_kind.items()) or "none"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -158,11 +200,18 @@ def cmd_log(args: argparse.Namespace) -> int:
     from drowsy.settings import default_log_path
 
     path = default_log_path(_settings(args))
-    with AlertLog(path, readonly=True) as db:
-        flt = AlertFilter(args.session, args.kind, args.level, args.since, args.until)
+    flt = AlertFilter(args.session, args.kind, args.level, args.since, args.until)
+    # Opened writable when it can be, so sessions whose process died are closed as interrupted
+    # (recovery); a read-only file is still shown, such sessions marked "interrupted?".
+    writable = path.exists() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    with AlertLog(path, readonly=not writable) as db:
         if args.action == "sessions":
             for s in db.sessions():
-                print(f"{s['id']:>5}  {s['started_at']}  alerts={s['alerts']:<4} {s['source']}")
+                ended = s["ended_at"] or "-"
+                print(
+                    f"{s['id']:>5}  {s['started_at']}  {ended:<25}  {s['status']:<12}"
+                    f" alerts={s['alerts']:<4} {s['source']}"
+                )
         elif args.action == "list":
             rows = db.alerts(flt)
             for a in rows:

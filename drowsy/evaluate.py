@@ -16,8 +16,9 @@ from drowsy.contracts import Calibration, Frame
 from drowsy.errors import UserError
 from drowsy.metrics import binary_metrics, match_episodes, runs
 from drowsy.pipeline import Pipeline
+from drowsy.session import Session, SessionListener, SessionOptions, file_choice
 from drowsy.settings import Settings
-from drowsy.sources import IMAGE_SUFFIXES, VideoFileSource, read_image
+from drowsy.sources import IMAGE_SUFFIXES, read_image
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,26 @@ def read_frame_labels(path: Path) -> dict[int, bool]:
         raise UserError(f"{path}: unreadable labels ({exc})") from exc
 
 
+class _LabelledFrames(SessionListener):
+    """Collects, for every labelled frame, the truth, the pipeline's decision and the EAR
+    baseline's, on the time axis shared by all videos."""
+
+    def __init__(self, labels, offset, thr, times, truth, model, base, alerts) -> None:
+        self.labels, self.offset, self.thr = labels, offset, thr
+        self.times, self.truth, self.model, self.base = times, truth, model, base
+        self.alert_kinds: Counter[str] = alerts
+
+    def result(self, r) -> None:
+        self.alert_kinds.update(str(u.alert.kind) for u in r.updates if u.action.value == "raised")
+        if r.frame.index not in self.labels:
+            return
+        s = r.signals
+        self.times.append(r.frame.timestamp_s + self.offset)
+        self.truth.append(self.labels[r.frame.index])
+        self.model.append(bool(s.usable and s.eye_closed is not None and s.eye_closed >= self.thr))
+        self.base.append(bool(s.ear is not None and s.ear < BASELINE_EAR_CLOSED))
+
+
 def evaluate_blinks(root: Path, settings: Settings) -> dict:
     if not root.is_dir():
         raise UserError(f"{root}: no such folder")
@@ -136,24 +157,18 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
             raise UserError(f"{video}: missing labels {labels_path.name}")
         labels = read_frame_labels(labels_path)
         times, truth, model, base = [], [], [], []
-        with VideoFileSource(video) as src, Pipeline(settings) as pipe:
-            for frame in src:
-                r = pipe.process(frame)
-                alerts.update(str(u.alert.kind) for u in r.updates if u.action.value == "raised")
-                if frame.index not in labels:
-                    continue
-                s = r.signals
-                times.append(frame.timestamp_s + offset)
-                truth.append(labels[frame.index])
-                model.append(bool(s.usable and s.eye_closed is not None and s.eye_closed >= thr))
-                base.append(bool(s.ear is not None and s.ear < BASELINE_EAR_CLOSED))
-            pipe.finish()  # closes open episodes
-            episodes = [
-                (e.start_s + offset, e.end_s + offset)
-                for e in pipe.engine.episodes
-                if e.kind in ("blink", "long_blink", "closure")
-            ]
-            end = (times[-1] if times else offset) + 1.0 / src.nominal_fps
+        collector = _LabelledFrames(labels, offset, thr, times, truth, model, base, alerts)
+        choice, source = file_choice(video)
+        session = Session(
+            settings, choice, source, None, SessionOptions(keep_episodes=True), collector
+        )
+        result = session.run()
+        episodes = [
+            (e.start_s + offset, e.end_s + offset)
+            for e in result.episodes
+            if e.kind in ("blink", "long_blink", "closure")
+        ]
+        end = (times[-1] if times else offset) + 1.0 / (result.source_fps or 30.0)
         if len(times) != len(labels):
             log.warning(
                 "%s: %d labelled frames, %d decoded and labelled", video, len(labels), len(times)

@@ -1,94 +1,95 @@
 """``drowsy run``: the console monitor. Watches a camera (or a file, paced in real time) and
-prints alerts as they are raised and end, logging each one. With no camera it says so and runs
-the built-in sample video instead, so the main command works on any machine."""
+prints alerts as they are raised, escalate and end, logging each one. With no camera it says
+so and runs the built-in sample video instead, so the main command works on any machine. A lost
+camera is retried (never replaced by the sample); Ctrl+C or SIGTERM end the session cleanly."""
 
 from __future__ import annotations
 
-import logging
-import time
+import sys
 
 from drowsy.alertlog import AlertLog
-from drowsy.analyze import run_source
+from drowsy.alerts.board import ActiveAlertBoard, BoardChange
 from drowsy.contracts import AlertAction, AlertUpdate
-from drowsy.errors import SourceError
-from drowsy.inference.explain import Explanation
-from drowsy.pipeline import FrameResult, Pipeline
-from drowsy.sample import sample_video
+from drowsy.errors import LogError
+from drowsy.session import (
+    Session,
+    SessionListener,
+    SessionOptions,
+    StopFlag,
+    choose_source,
+    stop_on_signals,
+)
 from drowsy.settings import Settings, default_log_path
-from drowsy.sinks import LogSink
-from drowsy.sources import CameraSource, FrameSource, SourceOptions, VideoFileSource, open_source
-
-log = logging.getLogger(__name__)
+from drowsy.sources import SourceOptions
 
 
-def choose_source(spec: str | None, options: SourceOptions) -> tuple[FrameSource, str]:
-    """The requested source, or camera 0, or (no camera) the built-in sample."""
-    if spec is not None:
-        return open_source(spec, options), spec
-    try:
-        return CameraSource(0, options), "camera 0"
-    except SourceError:
-        path = sample_video()
-        return VideoFileSource(path, options), f"no camera found: built-in sample video {path}"
+class ConsoleListener(SessionListener):
+    """Prints each alert change, and the alert in force whenever the most severe one changes
+    (an ended alert never hides a more severe one still active)."""
 
+    def __init__(self, out=None) -> None:
+        self.out = out or sys.stdout
 
-class _PacedConsole(LogSink):
-    """Log sink that also prints each change, and keeps file sources at real-time speed."""
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
 
-    def __init__(self, log_: AlertLog, session: int, snapshots: bool, pace: bool) -> None:
-        super().__init__(log_, session, snapshots)
-        self.pace = pace
-        self._t0: float | None = None
-
-    def handle(
-        self,
-        updates: list[AlertUpdate],
-        result: FrameResult | None = None,
-        explanations: dict[int, Explanation] | None = None,
+    def alerts(
+        self, updates: list[AlertUpdate], change: BoardChange, board: ActiveAlertBoard
     ) -> None:
-        super().handle(updates, result, explanations)
         for u in updates:
             a = u.alert
             if u.action is AlertAction.RAISED:
-                print(f"[{a.start_s:7.2f}s] ALERT {a.level.upper():8} {a.kind}  {a.peak}")
+                self._print(f"[{a.start_s:7.2f}s] ALERT {a.level.upper():8} {a.kind}  {a.peak}")
             elif u.action is AlertAction.ESCALATED:
-                now = result.signals.timestamp_s if result is not None else a.start_s
-                print(f"[{now:7.2f}s] ESCALATED to {a.level.upper():8} {a.kind}")
+                self._print(f"[{a.start_s:7.2f}s] ESCALATED to {a.level.upper():8} {a.kind}")
             else:
-                print(f"[{a.end_s or 0:7.2f}s] ended {a.kind} after {a.duration_s():.1f}s")
+                closure = a.evidence.get("closure_s")
+                what = f"eyes closed {closure:.2f} s" if closure else f"{a.duration_s():.1f} s"
+                self._print(f"[{a.end_s or 0:7.2f}s] ended {a.kind} ({what})")
+        if change.top_changed and updates:
+            top = change.top_after
+            now = "nothing active" if top is None else f"{top.level.upper()} {top.kind}"
+            self._print(f"           in force: {now}")
 
-    def pace_to(self, timestamp_s: float) -> None:
-        if not self.pace:
-            return
-        now = time.monotonic()
-        if self._t0 is None:
-            self._t0 = now - timestamp_s
-        delay = self._t0 + timestamp_s - now
-        if delay > 0:
-            time.sleep(delay)
+    def status(self, text: str) -> None:
+        self._print(f"drowsy: {text}")
+
+    def fault(self, text: str | None) -> None:
+        print(
+            f"drowsy: WARNING {text}" if text else "drowsy: alert log writes recovered",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def frame_error(self, text: str) -> None:
+        print(f"drowsy: error {text}", file=sys.stderr, flush=True)
 
 
 def run_live(
     spec: str | None, settings: Settings, seconds: float | None, fast: bool = False
 ) -> int:
-    options = SourceOptions(end_s=seconds)
-    source, label = choose_source(spec, options)
-    print(f"drowsy: monitoring {label} (Ctrl+C to stop)")
+    choice, source = choose_source(spec, SourceOptions(end_s=seconds))
+    print(f"drowsy: monitoring {choice.label} (Ctrl+C to stop)")
     log_path = default_log_path(settings)
-    with source, Pipeline(settings) as pipe, AlertLog(log_path) as db:
-        session = db.start_session(label, settings.model_dump(), pipe.model_versions)
-        pace = not source.live and not fast
-        console = _PacedConsole(db, session, settings.log.snapshots, pace)
+    try:
+        alert_log: AlertLog | None = AlertLog(log_path)
+    except LogError as exc:  # monitoring matters more than logging
+        print(f"drowsy: WARNING {exc}; alerts are shown but not logged", file=sys.stderr)
+        alert_log = None
+    options = SessionOptions(pace=not fast, fail_fast=False)
+    with stop_on_signals(StopFlag()) as stop:
+        session = Session(settings, choice, source, alert_log, options, ConsoleListener(), stop)
         try:
-            summary = run_source(source, pipe, console, None, before_frame=console.pace_to)
-        except KeyboardInterrupt:
-            db.end_session(session, {"interrupted": True})
-            raise
-        summary.pop("alerts")
-        db.end_session(session, summary)
+            summary = session.run()
+        finally:
+            if alert_log is not None:
+                alert_log.close()
+    s = summary.to_dict()
+    ended = f"interrupted ({summary.stop_reason})" if summary.interrupted else "ended"
     print(
-        f"session {session}: {summary['frames']} frames, {summary['duration_s']:.1f}s,"
-        f" face {summary['face_found_rate']:.0%}, {summary['blinks']} blinks,"
-        f" alerts {summary['alerts_by_kind'] or 'none'}; log: {log_path}"
+        f"session {summary.session_id} {ended}: {s['frames']} frames, {s['duration_s']:.1f} s,"
+        f" face {s['face_found_rate']:.0%}, {s['blinks']} blink{'' if s['blinks'] == 1 else 's'},"
+        f" alerts {', '.join(f'{k} x{n}' for k, n in s['alerts_by_kind'].items()) or 'none'};"
+        f" log: {log_path}"
     )
-    return 0
+    return 0  # a signal is how a monitor is stopped: a clean end, not a failure

@@ -116,6 +116,16 @@ class Pipeline:
         self.tracker.close()
         self.estimator.close()
 
+    def reset(self) -> None:
+        """Start a new stretch of the same stream (after a seek): fresh alert rules, temporal
+        window and driver tracking, the same models and calibration. Call ``finish()`` first;
+        alert uids continue so the log never confuses an old alert with a new one."""
+        self.tracker.reset()
+        self.engine = AlertEngine(self.settings.alerts, self.settings.signals, self.engine.last_uid)
+        if self.temporal is not None:
+            self.temporal.reset()
+        self._peaks.clear()
+
     def process(self, frame: Frame) -> FrameResult:
         obs = self.tracker.process(frame)
         timings = dict(self.tracker.timings_ms)

@@ -15,7 +15,14 @@ from typing import Any, Literal
 
 import platformdirs
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from drowsy.errors import UserError
 
@@ -85,6 +92,19 @@ class SignalSettings(_Section):
     yawn_threshold: float = Field(0.5, gt=0, lt=1)
 
 
+DEFAULT_COOLDOWNS_S: dict[str, float] = {
+    "microsleep": 0.0,
+    "sleep": 0.0,
+    "unresponsive": 5.0,
+    "drowsy_perclos": 60.0,
+    "drowsy_yawns": 60.0,
+    "drowsy_temporal": 60.0,
+    "long_distraction": 2.0,
+    "visual_time_sharing": 30.0,
+    "monitoring_degraded": 10.0,
+}
+
+
 class AlertSettings(_Section):
     blink_max_s: float = Field(0.5, gt=0)
     microsleep_s: float = Field(1.0, gt=0)
@@ -113,19 +133,16 @@ class AlertSettings(_Section):
     escalate_after_s: float = Field(
         5.0, gt=0, description="an active alert goes up one level after this long"
     )
-    cooldown_s: dict[str, float] = Field(
-        default_factory=lambda: {
-            "microsleep": 0.0,
-            "sleep": 0.0,
-            "unresponsive": 5.0,
-            "drowsy_perclos": 60.0,
-            "drowsy_yawns": 60.0,
-            "drowsy_temporal": 60.0,
-            "long_distraction": 2.0,
-            "visual_time_sharing": 30.0,
-            "monitoring_degraded": 10.0,
-        }
-    )
+    cooldown_s: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_COOLDOWNS_S))
+
+    @field_validator("cooldown_s", mode="before")
+    @classmethod
+    def _merge_cooldowns(cls, value: object) -> object:
+        """A file or override naming one kind changes that kind only: the others keep their
+        defaults instead of silently becoming 0."""
+        if isinstance(value, dict):
+            return {**DEFAULT_COOLDOWNS_S, **value}
+        return value
 
     @model_validator(mode="after")
     def _order(self) -> AlertSettings:
@@ -212,10 +229,17 @@ def _describe(err: ValidationError, origin: str) -> str:
     return f"{origin}: {where}: {first['msg']}{more}"
 
 
-def load_settings(path: Path | None = None, overrides: list[str] | None = None) -> Settings:
-    """Read the settings file (missing file = defaults), then apply ``section.key=value``
-    overrides. Values in overrides are parsed as JSON when they can be (numbers, true/false,
-    objects), else taken as strings."""
+def load_settings(
+    path: Path | None = None, overrides: list[str] | None = None, must_exist: bool = True
+) -> Settings:
+    """Read the settings file, apply every ``section.key[.subkey]=value`` override, then
+    validate the result once as a whole (so the order of overrides never matters).
+
+    ``path`` None means the default file, which may be absent (defaults then); a file named
+    explicitly (argument or ``DROWSY_CONFIG``) must exist unless ``must_exist`` is False
+    (``settings save`` creates it). Values in overrides are parsed as
+    JSON when they can be (numbers, true/false, objects), else taken as strings."""
+    explicit = must_exist and (path is not None or bool(os.environ.get("DROWSY_CONFIG")))
     path = path or default_settings_path()
     data: dict[str, Any] = {}
     if path.exists():
@@ -223,34 +247,63 @@ def load_settings(path: Path | None = None, overrides: list[str] | None = None) 
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise UserError(f"settings file {path} is not readable TOML: {exc}") from exc
+    elif explicit:
+        raise UserError(f"settings file {path}: no such file")
     try:
-        settings = Settings.model_validate(data)
+        Settings.model_validate(data)
     except ValidationError as exc:
         raise UserError(_describe(exc, f"settings file {path}")) from exc
     for item in overrides or []:
-        settings = apply_override(settings, item)
-    return settings
+        _set_override(data, item)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        origin = f"overrides {' '.join(overrides or [])}".strip()
+        raise UserError(_describe(exc, origin)) from exc
 
 
-def apply_override(settings: Settings, item: str) -> Settings:
-    """Return a copy of ``settings`` with one ``section.key=value`` override applied."""
+def _set_override(data: dict[str, Any], item: str) -> None:
+    """Write one ``section.key[.subkey]=value`` into the raw settings dict, checking the key
+    against the known settings (keys of open tables such as ``alerts.cooldown_s`` are checked
+    by validation)."""
     key, sep, raw = item.partition("=")
-    parts = key.strip().split(".")
-    if not sep or len(parts) != 2 or not all(parts):
+    parts = [p.strip() for p in key.strip().split(".")]
+    if not sep or len(parts) < 2 or not all(parts):
         raise UserError(f"override {item!r}: expected section.key=value, e.g. alerts.sleep_s=2.5")
-    section, name = parts
     try:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
+    known: Any = Settings().model_dump()
+    node = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if not isinstance(known, dict) or (part not in known and depth < 2):
+            raise UserError(f"override {item!r}: unknown setting {key.strip()}")
+        known = known.get(part)
+        if last:
+            node[part] = value
+        else:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise UserError(f"override {item!r}: {'.'.join(parts[: depth + 1])} is not a table")
+            node = child
+
+
+def apply_overrides(settings: Settings, items: list[str]) -> Settings:
+    """A copy of ``settings`` with all overrides applied, validated together."""
     data = settings.model_dump()
-    if section not in data or name not in data[section]:
-        raise UserError(f"override {item!r}: unknown setting {key}")
-    data[section][name] = value
+    for item in items:
+        _set_override(data, item)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_describe(exc, f"override {item!r}")) from exc
+        raise UserError(_describe(exc, f"overrides {' '.join(items)}")) from exc
+
+
+def apply_override(settings: Settings, item: str) -> Settings:
+    """A copy of ``settings`` with one override applied."""
+    return apply_overrides(settings, [item])
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import csv
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import cv2
 
 from drowsy.alertlog import AlertLog
-from drowsy.contracts import AlertAction, AlertUpdate
+from drowsy.contracts import Alert, AlertAction, AlertUpdate
+from drowsy.errors import LogError
 from drowsy.inference.explain import Explanation
 from drowsy.pipeline import FrameResult
 
@@ -106,14 +111,43 @@ class FramesCsv:
         self._fh.close()
 
 
-class LogSink:
-    """Commits every alert change to the log the moment the engine reports it."""
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """One write waiting for the log: an alert change (a snapshot of the alert) or an image."""
 
-    def __init__(self, log: AlertLog, session_id: int, snapshots: bool = False) -> None:
+    uid: int
+    alert: Alert | None = None
+    role: str = ""
+    png: bytes = b""
+
+
+class LogSink:
+    """Commits every alert change to the log the moment the engine reports it.
+
+    A failing disk never stops monitoring: a write that fails is kept in memory (bounded; the
+    oldest images go first, alert changes are kept) and retried with the next change or
+    ``retry()``; ``failure`` says what is wrong until every queued write has landed."""
+
+    MAX_PENDING = 10_000
+
+    def __init__(
+        self,
+        log: AlertLog,
+        session_id: int | None,
+        snapshots: bool = False,
+        start_session: Callable[[], int] | None = None,
+    ) -> None:
+        """``session_id`` None: the session row could not be written yet; ``start_session``
+        is retried before the first queued change."""
         self.log = log
         self.session_id = session_id
+        self._start_session = start_session
         self.snapshots = snapshots
         self.ids: dict[int, int] = {}  # engine alert uid -> log row id
+        self.pending: deque[_Pending] = deque()
+        self._ended: set[int] = set()  # uids whose row id can be forgotten once written
+        self.failure: str | None = None
+        self.dropped_images = 0
 
     def handle(
         self,
@@ -124,15 +158,53 @@ class LogSink:
         if explanations is None:
             explanations = result.explanations if result else {}
         for u in updates:
-            row = self.log.record(self.session_id, u.alert, self.ids.get(u.alert.uid))
-            self.ids[u.alert.uid] = row
+            self._queue(_Pending(u.alert.uid, alert=copy.deepcopy(u.alert)))
+            if u.action is AlertAction.ENDED:
+                self._ended.add(u.alert.uid)
             obs = result.observation if result else None
             if u.action is AlertAction.RAISED and self.snapshots and obs and obs.crops:
-                self.log.add_image(row, "snapshot", png_bytes(obs.crops.face))
+                self._queue(_Pending(u.alert.uid, role="snapshot", png=png_bytes(obs.crops.face)))
             exp = explanations.get(u.alert.uid)
             if exp is not None:
                 for role, image in exp.images.items():
-                    self.log.add_image(row, role, png_bytes(image))
+                    self._queue(_Pending(u.alert.uid, role=role, png=png_bytes(image)))
+        self.retry()
+
+    def _queue(self, item: _Pending) -> None:
+        self.pending.append(item)
+        while len(self.pending) > self.MAX_PENDING:
+            image = next((p for p in self.pending if p.alert is None), None)
+            if image is None:
+                break
+            self.pending.remove(image)
+            self.dropped_images += 1
+
+    def retry(self) -> bool:
+        """Write what is queued, in order; True when nothing is left."""
+        if self.session_id is None and self._start_session is not None:
+            try:
+                self.session_id = self._start_session()
+            except LogError as exc:
+                self.failure = f"{exc}; alerts are shown but not yet logged, retrying"
+                return False
+        while self.pending and self.session_id is not None:
+            item = self.pending[0]
+            try:
+                if item.alert is not None:
+                    row = self.log.record(self.session_id, item.alert, self.ids.get(item.uid))
+                    self.ids[item.uid] = row
+                elif item.uid in self.ids:
+                    self.log.add_image(self.ids[item.uid], item.role, item.png)
+            except LogError as exc:
+                n = len(self.pending)
+                self.failure = f"{exc}; {n} change{'s' if n != 1 else ''} kept in memory, retrying"
+                return False
+            self.pending.popleft()
+        self.failure = None
+        for uid in self._ended:  # a long session keeps flat memory
+            self.ids.pop(uid, None)
+        self._ended.clear()
+        return True
 
 
 def png_bytes(image) -> bytes:

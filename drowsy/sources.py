@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 # FFmpeg inside OpenCV prints demuxer complaints ("moov atom not found") straight to stderr;
 # we turn every such failure into our own one-line error instead. Read when the backend starts.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+# A container whose frame rate is outside this range, or whose timestamps jump further than
+# MAX_CONTAINER_GAP_S between two frames, is not trusted: frames are timed at the nominal rate.
+PLAUSIBLE_FPS = (0.5, 1000.0)
+MAX_CONTAINER_GAP_S = 30.0
+FALLBACK_FPS = 30.0
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -58,6 +64,7 @@ class SourceStats:
     repaired_timestamps: int = 0
     expected_frames: int | None = None
     truncated: bool = False
+    warnings: list[str] = field(default_factory=list)  # e.g. container timing not trusted
 
 
 @contextmanager
@@ -144,7 +151,12 @@ class VideoFileSource(FrameSource):
             self._cap.release()
             raise SourceError(f"{self.path}: not a video OpenCV can decode")
         fps = self._cap.get(cv2.CAP_PROP_FPS)
-        self._fps = fps if np.isfinite(fps) and 0.5 < fps < 1000 else 30.0
+        self._container_timing = bool(
+            np.isfinite(fps) and PLAUSIBLE_FPS[0] < fps < PLAUSIBLE_FPS[1]
+        )
+        self._fps = fps if self._container_timing else FALLBACK_FPS
+        if not self._container_timing:
+            self._distrust(f"container frame rate {fps:g} fps is implausible")
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.stats.expected_frames = count if count > 0 else None
         self._first: np.ndarray | None = None
@@ -155,6 +167,13 @@ class VideoFileSource(FrameSource):
             raise SourceError(f"{self.path}: contains no decodable frames")
         self._first = first
         self._first_pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+
+    def _distrust(self, why: str) -> None:
+        """Stop trusting container timestamps: time frames by index at the nominal rate."""
+        self._container_timing = False
+        message = f"{why}; frames timed at {self._fps:g} fps instead"
+        self.stats.warnings.append(message)
+        log.warning("%s: %s", self.path, message)
 
     @property
     def nominal_fps(self) -> float:
@@ -182,6 +201,13 @@ class VideoFileSource(FrameSource):
             index = max(0, int(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1)
         while image is not None:
             proposed = pos_ms / 1000.0 if pos_ms > 0 or index == 0 else index / self._fps
+            if self._container_timing and (
+                not np.isfinite(proposed)
+                or proposed - (clock.last if clock.last is not None else 0.0) > MAX_CONTAINER_GAP_S
+            ):
+                self._distrust(f"container timestamp jumps to {proposed:g} s at frame {index}")
+            if not self._container_timing:
+                proposed = index / self._fps
             t = clock.next(proposed)
             if self._limits_reached(t):
                 break

@@ -131,7 +131,7 @@ def test_three_yawns_in_five_minutes(settings):
     # short mouth openings (talking) are not yawns
     engine, _, raised = run(settings, sequence(60, 10, lambda t: {"yawn": 0.9 if t % 5 < 1 else 0}))
     assert raised == []
-    assert engine.episodes == []
+    assert list(engine.episodes) == []
 
 
 def test_monitoring_degraded_after_ten_seconds_without_a_face(settings):

@@ -85,3 +85,70 @@ def test_unwritable_log_location(tmp_path):
     blocker.write_text("x")
     with pytest.raises(LogError, match="cannot open"):
         AlertLog(blocker / "log.sqlite")
+
+
+def _raised_at(path, values):
+    con = sqlite3.connect(path)
+    for i, at in enumerate(values, start=1):
+        con.execute("UPDATE alerts SET raised_at=? WHERE id=?", (at, i))
+    con.commit()
+
+
+def test_time_filters_compare_moments_not_text(tmp_path):
+    """Before: `--until 2026-11-28` left out that day and `--since "2026-11-28 23:59"`
+    returned alerts from 20:23 (text comparison); a bad date matched nothing silently."""
+    from drowsy.errors import UserError
+
+    path = tmp_path / "log.sqlite"
+    with AlertLog(path) as log:
+        sid = log.start_session("v", {}, {})
+        for uid in (1, 2, 3):
+            log.record(sid, make_alert(uid, start=float(uid)))
+    _raised_at(
+        path,
+        ["2026-11-27T23:00:00+00:00", "2026-11-28T20:23:00+00:00", "2026-11-29T00:00:00+00:00"],
+    )
+    with AlertLog(path) as log:
+
+        def ids(**kw):
+            return [a["id"] for a in log.alerts(AlertFilter(**kw))]
+
+        assert ids(until="2026-11-28") == [1, 2]
+        assert ids(since="2026-11-28", until="2026-11-28") == [2]
+        assert ids(since="2026-11-28 23:59") == [3]
+        assert ids(since="2026-11-28T20:23") == [2, 3]
+        assert ids(until="2026-11-28T20:23") == [1, 2]  # that whole minute
+        assert ids(since="2026-11-28T21:00:00+01:00") == [2, 3]  # 20:00 UTC
+    for bad in ("notadate", "2026-13-01", "yesterday"):
+        with pytest.raises(UserError, match="YYYY-MM-DD"):
+            AlertFilter(since=bad)
+    with pytest.raises(UserError, match="kinds: microsleep, sleep"):
+        AlertFilter(kind="nonsense")
+
+
+def test_version_1_logs_are_migrated(tmp_path):
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(
+        """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE sessions (id INTEGER PRIMARY KEY, source TEXT NOT NULL,
+          started_at TEXT NOT NULL, ended_at TEXT, settings_json TEXT NOT NULL,
+          models_json TEXT NOT NULL, summary_json TEXT);
+        CREATE TABLE alerts (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL, kind TEXT NOT
+          NULL, level TEXT NOT NULL, start_s REAL NOT NULL, end_s REAL, duration_s REAL,
+          start_frame INTEGER NOT NULL, raised_at TEXT NOT NULL, peak_json TEXT NOT NULL,
+          evidence_json TEXT NOT NULL);
+        CREATE TABLE alert_images (alert_id INTEGER NOT NULL, role TEXT NOT NULL, png BLOB NOT
+          NULL, PRIMARY KEY (alert_id, role));
+        INSERT INTO meta VALUES ('schema_version', '1');
+        INSERT INTO sessions VALUES (1, 'a.avi', '2026-11-01T10:00:00+00:00',
+          '2026-11-01T10:05:00+00:00', '{}', '{}', NULL);
+        INSERT INTO sessions VALUES (2, 'b.avi', '2026-11-01T11:00:00+00:00', NULL, '{}', '{}',
+          NULL);"""
+    )
+    con.commit()
+    con.close()
+    with AlertLog(path) as log:
+        status = {s["id"]: s["status"] for s in log.sessions()}
+        assert log.recovered == [2]  # no owner recorded: its process cannot be running
+    assert status == {1: "finished", 2: "interrupted"}

@@ -189,9 +189,9 @@ def test_settings_save_and_show(tmp_path, capsys):
 
 
 def test_run_without_camera_uses_the_built_in_sample(tmp_path, face_video, monkeypatch, capsys):
-    import drowsy.live
+    import drowsy.sample
 
-    monkeypatch.setattr(drowsy.live, "sample_video", lambda: face_video)
+    monkeypatch.setattr(drowsy.sample, "sample_video", lambda: face_video)
     assert main(["run", "--fast", "--log", str(tmp_path / "l.db")]) == 0
     out = capsys.readouterr().out
     assert "no camera found" in out
@@ -201,14 +201,14 @@ def test_run_without_camera_uses_the_built_in_sample(tmp_path, face_video, monke
 def test_monitor_without_a_display_runs_the_console_monitor(
     tmp_path, face_video, monkeypatch, capsys
 ):
-    import drowsy.live
+    import drowsy.sample
 
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(drowsy.live, "sample_video", lambda: face_video)
+    monkeypatch.setattr(drowsy.sample, "sample_video", lambda: face_video)
     assert main(["monitor", "--exit-after", "2", "--log", str(tmp_path / "l.db")]) == 0
     out = capsys.readouterr().out
-    assert "no display found" in out and "session 1:" in out
+    assert "no display found" in out and "session 1 ended:" in out
 
 
 def test_monitor_screenshot_offscreen(tmp_path, face_video):
@@ -240,3 +240,78 @@ def test_monitor_screenshot_offscreen(tmp_path, face_video):
     assert result.returncode == 0, result.stderr
     assert shot.stat().st_size > 10_000
     assert "Traceback" not in result.stderr
+
+
+def test_absurd_frame_rate_raises_no_alerts_and_says_why(tmp_path, face_video):
+    """Before: an awake face in an AVI claiming 1e-9 fps raised sleep and unresponsive alerts
+    lasting 5.9e10 s."""
+    import cv2
+
+    from tests.test_sources import absurd_rate_avi
+
+    cap = cv2.VideoCapture(str(face_video))
+    frames = []
+    while len(frames) < 90:  # the first 9 s: blinks only, no closure
+        ok, img = cap.read()
+        assert ok
+        frames.append(img)
+    video = absurd_rate_avi(tmp_path / "absurd.avi", frames)
+    log = tmp_path / "l.db"
+    assert main(["analyze", str(video), "--out", str(tmp_path / "out"), "--log", str(log)]) == 0
+    summary = json.loads((tmp_path / "out" / "absurd" / "summary.json").read_text())
+    assert summary["alerts_by_kind"] == {}
+    assert summary["duration_s"] == pytest.approx(3.0, abs=0.1)
+    assert any("implausible" in w for w in summary["warnings"])
+
+
+def test_log_filters_reject_bad_input_with_the_valid_choices(tmp_path, capsys):
+    log = tmp_path / "l.db"
+    from drowsy.alertlog import AlertLog
+
+    AlertLog(log).close()
+    assert main(["log", "list", "--log", str(log), "--kind", "nonsense"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown alert kind 'nonsense'") and "microsleep" in err
+    assert main(["log", "list", "--log", str(log), "--since", "notadate"]) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_a_missing_config_file_is_an_error(tmp_path, capsys):
+    assert main(["settings", "show", "--config", str(tmp_path / "typo.toml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 256 kB tmpfs when root can mount one (the real ENOSPC, libpng and SQLite included);
+    skipped otherwise (tests/test_session.py injects the error instead)."""
+    import os
+    import shutil
+
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_analyze_on_a_full_disk_is_one_line_and_non_zero(tmp_path, face_video, full_disk):
+    (full_disk / "filler").write_bytes(b"\0" * 200_000)
+    result = run_cli(
+        "analyze",
+        str(face_video),
+        "--out",
+        str(full_disk / "out"),
+        "--log",
+        str(full_disk / "l.db"),
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and ("No space left" in errors[0] or "full" in errors[0]), result.stderr

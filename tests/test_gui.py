@@ -84,6 +84,28 @@ def test_worker_stops_cleanly_and_closes_the_session(qtbot, gui_settings, face_v
     assert db.execute("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL").fetchone()[0] == 0
 
 
+def test_seek_ends_the_active_alert_in_the_log_and_never_reuses_its_row(
+    qtbot, gui_settings, face_video, tmp_path
+):
+    """Before: a seek replaced the pipeline without finishing it: the active microsleep stayed
+    active in the log forever and the new engine's alert 1 updated the old alert's row."""
+    window = MonitorWindow(gui_settings, str(face_video))
+    qtbot.addWidget(window)
+    window.worker.speed = 2.0
+    qtbot.waitUntil(lambda: "MICROSLEEP" in window.banner.text().upper(), timeout=30000)
+    window.worker.seek(10.0)  # while the microsleep is active: it must end, then recur
+    qtbot.waitUntil(lambda: window.thread is None or window.thread.isFinished(), timeout=30000)
+    assert min(window.plots.t) >= 9.9  # the plots restarted at the seek
+    db = sqlite3.connect(tmp_path / "log.sqlite")
+    rows = db.execute("SELECT id, kind, start_s, end_s, evidence_json FROM alerts").fetchall()
+    assert [r[1] for r in rows] == ["microsleep", "microsleep"]
+    assert all(r[3] is not None for r in rows)
+    assert '"ended_by": "end_of_stream"' in rows[0][4] and rows[1][2] > 10.0
+    (status,) = db.execute("SELECT status FROM sessions").fetchone()
+    assert status == "finished"
+    assert window.board.top is None  # nothing left in force after the session ended
+
+
 def test_settings_dialog_round_trip_and_rejects_bad_values(qtbot, tmp_path):
     dialog = SettingsDialog(Settings())
     qtbot.addWidget(dialog)
@@ -101,7 +123,9 @@ def test_settings_dialog_round_trip_and_rejects_bad_values(qtbot, tmp_path):
 def test_camera_that_is_absent_is_reported_not_fatal(qtbot, gui_settings):
     window = MonitorWindow(gui_settings, "7")
     qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: "camera 7" in window.statusBar().currentMessage(), timeout=10000)
+    qtbot.waitUntil(lambda: window.open_error is not None, timeout=10000)
+    assert "camera 7" in window.open_error
+    assert window.banner.text().startswith("NOT MONITORING") and "camera 7" in window.video.text()
     window.close()
 
 

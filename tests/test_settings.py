@@ -63,3 +63,35 @@ def test_bad_settings_file_is_a_clear_error(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(UserError, match=message):
         load_settings(path)
+
+
+def test_overrides_are_validated_together_in_any_order():
+    """Before: each override was validated alone, so raising three ordered durations failed
+    or passed depending on the order they were given in."""
+    items = ["alerts.microsleep_s=5", "alerts.sleep_s=6", "alerts.unresponsive_s=8"]
+    for order in (items, items[::-1]):
+        s = load_settings(None, order)
+        assert (s.alerts.microsleep_s, s.alerts.sleep_s, s.alerts.unresponsive_s) == (5, 6, 8)
+    with pytest.raises(UserError, match="microsleep_s < sleep_s"):
+        load_settings(None, ["alerts.microsleep_s=7", "alerts.sleep_s=6"])
+
+
+def test_nested_override_and_partial_tables_keep_the_other_defaults(tmp_path):
+    s = load_settings(None, ["alerts.cooldown_s.sleep=3"])
+    assert s.alerts.cooldown_s["sleep"] == 3
+    assert s.alerts.cooldown_s["drowsy_perclos"] == 60.0  # untouched default
+    path = tmp_path / "s.toml"
+    path.write_text("[alerts.cooldown_s]\nsleep = 5\n")
+    s = load_settings(path)
+    assert s.alerts.cooldown_s["sleep"] == 5 and s.alerts.cooldown_s["unresponsive"] == 5.0
+    assert s.alerts.cooldown_s["visual_time_sharing"] == 30.0  # not silently 0
+    with pytest.raises(UserError, match="unknown alert kinds"):
+        load_settings(None, ["alerts.cooldown_s.nap=3"])
+    with pytest.raises(UserError, match="unknown setting"):
+        load_settings(None, ["alerts.nonsense.deeper=3"])
+
+
+def test_a_named_settings_file_that_is_missing_is_an_error(tmp_path):
+    with pytest.raises(UserError, match="no such file"):
+        load_settings(tmp_path / "typo.toml")
+    assert load_settings(tmp_path / "new.toml", must_exist=False) == Settings()

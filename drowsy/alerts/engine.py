@@ -41,6 +41,17 @@ LEVELS: dict[AlertKind, tuple[AlertLevel, AlertLevel]] = {
 }
 
 MAX_FRAME_GAP_S = 1.0  # a longer gap between frames counts as this long (source stalls)
+# Episodes kept for display; older ones live on only in the per-kind aggregates, so a session
+# of many hours keeps flat memory (a driver blinks ~1000 times an hour).
+RECENT_EPISODES = 512
+
+
+@dataclass(slots=True)
+class EpisodeStats:
+    """Aggregates of one episode kind over the whole session (bounded memory)."""
+
+    count: int = 0
+    total_s: float = 0.0
 
 
 class Condition:
@@ -101,13 +112,19 @@ class EngineStatus:
 
 
 class AlertEngine:
-    def __init__(self, settings: AlertSettings, signals: SignalSettings) -> None:
+    def __init__(
+        self, settings: AlertSettings, signals: SignalSettings, first_uid: int = 0
+    ) -> None:
+        """``first_uid``: alert uids continue after it, so an engine that replaces another in
+        the same session (a seek) never reuses an alert uid the log already maps."""
         self.s = settings
         self.sig = signals
         self.active: dict[AlertKind, Alert] = {}
-        self.episodes: list[Episode] = []
+        self.episodes: deque[Episode] = deque(maxlen=RECENT_EPISODES)
+        self.episode_stats: dict[str, EpisodeStats] = {}
+        self._new_episodes: deque[Episode] = deque(maxlen=RECENT_EPISODES)
         self.status = EngineStatus()
-        self._uid = 0
+        self._uid = first_uid
         self._cooldown_until: dict[AlertKind, float] = {}
         self._level_since: dict[AlertKind, float] = {}
         self._last_t: float | None = None
@@ -128,6 +145,28 @@ class AlertEngine:
         # VATS: (t, dt) pieces of short glances away since the last reset
         self._vats: deque[tuple[float, float]] = deque()
         self._vats_current: list[tuple[float, float]] = []
+
+    @property
+    def last_uid(self) -> int:
+        return self._uid
+
+    @property
+    def last_t(self) -> float | None:
+        """Timestamp of the last frame fed (None before the first)."""
+        return self._last_t
+
+    def _add_episode(self, episode: Episode) -> None:
+        self.episodes.append(episode)
+        self._new_episodes.append(episode)
+        stats = self.episode_stats.setdefault(episode.kind, EpisodeStats())
+        stats.count += 1
+        stats.total_s += episode.duration_s
+
+    def take_episodes(self) -> list[Episode]:
+        """Episodes finished since the last call (for sinks that keep every one, offline)."""
+        out = list(self._new_episodes)
+        self._new_episodes.clear()
+        return out
 
     # ----------------------------------------------------------------- alert bookkeeping
     def _raise(
@@ -211,7 +250,7 @@ class AlertEngine:
             self._record_closure(*spell)
         spell = self._yawn.flush(t)
         if spell and spell[1] - spell[0] >= self.s.yawn_min_s:
-            self.episodes.append(Episode("yawn", *spell))
+            self._add_episode(Episode("yawn", *spell))
         return [
             u for kind in list(self.active) if (u := self._end(kind, t, ended_by="end_of_stream"))
         ]
@@ -223,7 +262,7 @@ class AlertEngine:
             kind = "blink"
         else:
             kind = "long_blink" if d < self.s.microsleep_s else "closure"
-        self.episodes.append(Episode(kind, start, end))
+        self._add_episode(Episode(kind, start, end))
 
     def _closure_rules(self, t: float, sig: FrameSignals, closed: bool) -> list[AlertUpdate | None]:
         out: list[AlertUpdate | None] = []
@@ -350,7 +389,7 @@ class AlertEngine:
     def _yawn_rules(self, t: float, sig: FrameSignals, yawning: bool) -> list[AlertUpdate | None]:
         spell = self._yawn.update(t, yawning)
         if spell and spell[1] - spell[0] >= self.s.yawn_min_s:
-            self.episodes.append(Episode("yawn", *spell))
+            self._add_episode(Episode("yawn", *spell))
         # a yawn counts as soon as the mouth has been wide open for yawn_min_s
         if self._yawn.holding and self._yawn.held_for(t) >= self.s.yawn_min_s:
             start = self._yawn.since

@@ -33,7 +33,11 @@ def run_monitor(
             app.quit()
 
         QTimer.singleShot(int(exit_after * 1000), leave)
-    return 0 if app.exec() == 0 else 1
+    code = app.exec()
+    if window.open_error:
+        print(f"error: {window.open_error}", file=sys.stderr)
+        return 2
+    return 0 if code == 0 else 1
 
 
 _QT_NOISE = ("propagateSizeHints",)

@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (
 )
 
 from drowsy.errors import UserError
-from drowsy.settings import Settings, apply_override, save_settings
+from drowsy.settings import Settings, apply_overrides, save_settings
 
 
 class SettingsDialog(QDialog):
@@ -61,15 +61,15 @@ class SettingsDialog(QDialog):
     def validated(self) -> Settings:
         """The edited settings, or UserError naming the first bad field and why."""
         current = self.settings.model_dump()
-        new = self.settings
+        changes = []
         for key, edit in self.fields.items():
             section, name = key.split(".")
             before = current[section][name]
             text = edit.text().strip()
             shown = json.dumps(before) if not isinstance(before, str) else before
             if text != shown:
-                new = apply_override(new, f"{key}={text}")
-        return new
+                changes.append(f"{key}={text}")
+        return apply_overrides(self.settings, changes)
 
     def save(self, path=None) -> None:
         try:

@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from drowsy.alerts.board import ActiveAlertBoard
 from drowsy.contracts import AlertAction, AlertLevel
 from drowsy.gui.alarm import Alarm
 from drowsy.gui.logview import LogView
@@ -101,6 +102,15 @@ class Plots(pg.GraphicsLayoutWidget):
             for q in self.series.values():
                 q.popleft()
 
+    def reset_history(self) -> None:
+        """Forget the drawn history (a seek: data before it is another stretch of video).
+        Not named ``clear``: pyqtgraph binds that name to the layout's own clear."""
+        self.t.clear()
+        for q in self.series.values():
+            q.clear()
+        for curve in self.curves.values():
+            curve.setData([], [])
+
     def redraw(self) -> None:
         if not self.t:
             return
@@ -124,6 +134,11 @@ class MonitorWindow(QMainWindow):
         self.info: dict = {}
         self.thread: QThread | None = None
         self.alarm = Alarm()
+        self._alarm_level: AlertLevel | None = None
+        self._sound_note_shown = False
+        self.board = ActiveAlertBoard()
+        self.last_ended: str = ""
+        self.open_error: str | None = None
         self.overlay_opts = OverlayOptions()
         self._build()
         self.timer = QTimer(self)  # repaint at 20 Hz, whatever the frame rate
@@ -149,6 +164,12 @@ class MonitorWindow(QMainWindow):
         banner_row = QHBoxLayout()
         banner_row.addWidget(self.banner, 1)
         banner_row.addWidget(self.ack)
+        self.fault_label = QLabel("")
+        self.fault_label.setWordWrap(True)
+        self.fault_label.setStyleSheet(
+            "background:#b71c1c; color:white; font-size:15px; font-weight:bold; padding:6px;"
+        )
+        self.fault_label.hide()
 
         self.video = QLabel("starting...")
         self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -213,6 +234,7 @@ class MonitorWindow(QMainWindow):
 
         layout = QVBoxLayout(monitor)
         layout.addLayout(banner_row)
+        layout.addWidget(self.fault_label)
         layout.addWidget(body, 1)
         layout.addLayout(controls)
 
@@ -246,6 +268,10 @@ class MonitorWindow(QMainWindow):
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.result.connect(self._on_result)
+        self.worker.alert_updates.connect(self._on_alert_updates)
+        self.worker.open_failed.connect(self._on_open_failed)
+        self.worker.fault.connect(self._on_fault)
+        self.worker.segment.connect(lambda _t: self.plots.reset_history())
         self.worker.status.connect(self._on_status)
         self.worker.failed.connect(self._on_failed)
         self.worker.source_opened.connect(self._on_source)
@@ -255,6 +281,8 @@ class MonitorWindow(QMainWindow):
         self.thread.start()
 
     def stop(self) -> None:
+        self.board.clear()
+        self._show_board()
         if self.worker is not None and self.thread is not None:
             self.worker.stop()
             self.thread.quit()
@@ -275,8 +303,6 @@ class MonitorWindow(QMainWindow):
         self._last_t = r.signals.timestamp_s
         self.latest = r
         self.plots.add(r)
-        for u in r.updates:
-            self._on_alert(u)
         for exp in r.explanations.values():
             self.latest_alert_images = exp.images
         for u in r.updates:
@@ -284,25 +310,59 @@ class MonitorWindow(QMainWindow):
             if u.action is AlertAction.RAISED and att:
                 self.latest_alert_images = {"attention": attention_strip(att)}
 
-    def _on_alert(self, u) -> None:
-        a = u.alert
-        if u.action is AlertAction.ENDED:
-            self.banner.setText(f"{a.kind} ended after {a.duration_s():.1f} s")
+    def _on_alert_updates(self, updates: list) -> None:
+        """The banner and the alarm follow the board: the most severe alert still in force,
+        never just the newest update."""
+        change = self.board.apply(updates)
+        for a in change.ended:
+            closure = a.evidence.get("closure_s")
+            what = f"eyes closed {closure:.2f} s" if closure else f"{a.duration_s():.1f} s"
+            self.last_ended = f"{a.kind.replace('_', ' ')} ended ({what})"
+        self._show_board()
+
+    def _show_board(self) -> None:
+        top = self.board.top
+        if top is None:
+            self.banner.setText(
+                f"no alert active{' - last: ' + self.last_ended if self.last_ended else ''}"
+            )
             self.banner.setStyleSheet("background:#e0e0e0; font-size:18px; padding:8px;")
-            self.alarm.stop()
-            return
-        colour = LEVEL_COLOURS[a.level]
-        self.banner.setText(f"{a.level.upper()}: {a.kind.replace('_', ' ')} at {a.start_s:.1f} s")
+        else:
+            more = len(self.board.active) - 1
+            extra = f"  (+{more} more active)" if more else ""
+            kind = top.kind.replace("_", " ")
+            self.banner.setText(f"{top.level.upper()}: {kind} since {top.start_s:.1f} s{extra}")
+            self.banner.setStyleSheet(
+                f"background:{LEVEL_COLOURS[top.level]}; color:white; font-size:20px;"
+                " font-weight:bold; padding:8px;"
+            )
+        level = self.board.alarm_level
+        if level != self._alarm_level:
+            self._alarm_level = level
+            if level is None:
+                self.alarm.stop()
+            else:
+                self.alarm.play(level)
+                if self.alarm.unavailable and not self._sound_note_shown:
+                    self._sound_note_shown = True
+                    self.statusBar().showMessage("sound unavailable: visual alerts only", 8000)
+
+    def _on_open_failed(self, text: str) -> None:
+        self.open_error = text
+        self.video.setText(f"cannot open the source\n{text}")
+        self.banner.setText(f"NOT MONITORING: {text}")
         self.banner.setStyleSheet(
-            f"background:{colour}; color:white; font-size:20px; font-weight:bold; padding:8px;"
+            "background:#b71c1c; color:white; font-size:18px; font-weight:bold; padding:8px;"
         )
-        self.alarm.play(a.level)
-        if self.alarm.unavailable:
-            self.statusBar().showMessage("sound unavailable: visual alerts only", 5000)
+
+    def _on_fault(self, text: str) -> None:
+        self.fault_label.setText(text)
+        self.fault_label.setVisible(bool(text))
 
     def _on_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 10000)
-        self.banner.setText(text)
+        if self.board.top is None:
+            self.banner.setText(text)
 
     def _on_failed(self, text: str) -> None:
         self.statusBar().showMessage(f"error: {text}", 15000)
@@ -326,8 +386,10 @@ class MonitorWindow(QMainWindow):
         self.log_view.refresh()
 
     def _acknowledge(self) -> None:
-        self.alarm.stop()
-        self.banner.setStyleSheet("background:#e0e0e0; font-size:18px; padding:8px;")
+        """Silence the alarm for the alerts in force; an escalation or a new alert sounds again.
+        The banner keeps showing what is active."""
+        self.board.acknowledge()
+        self._show_board()
 
     def _toggle_pause(self, paused: bool) -> None:
         self.play.setText("Play" if paused else "Pause")

@@ -39,6 +39,12 @@ class TemporalModel:
         self.state: DriverState | None = None
         self._next_run: float | None = None
 
+    def reset(self) -> None:
+        """Forget the window (a seek: the frames before it say nothing about the new time)."""
+        self.buffer = StepBuffer(self.window, self.step_s)
+        self.state = None
+        self._next_run = None
+
     def update(self, s: FrameSignals, cal: Calibration) -> DriverState | None:
         """Feed one frame; returns the latest state (None until the window is half full)."""
         self.buffer.push(s.timestamp_s, frame_vector(s, cal))

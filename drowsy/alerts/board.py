@@ -1,0 +1,80 @@
+"""The active-alert board: every alert in force, and which one the driver must see.
+
+Why a board: alert updates arrive one by one (a distraction ends while a sleep alert is still
+critical). Whatever drives the banner, the alarm and the console must follow the most severe
+alert still in force, not the newest update; an ended alert never silences a more severe one.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from drowsy.contracts import Alert, AlertAction, AlertLevel, AlertUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class BoardChange:
+    """What one batch of updates did to the board."""
+
+    top_before: Alert | None
+    top_after: Alert | None
+    ended: tuple[Alert, ...] = ()
+
+    @property
+    def top_changed(self) -> bool:
+        before, after = self.top_before, self.top_after
+        if before is None or after is None:
+            return before is not after
+        return (before.uid, before.level) != (after.uid, after.level)
+
+
+class ActiveAlertBoard:
+    """Alerts in force by uid (snapshots: the engine keeps mutating its own objects)."""
+
+    def __init__(self) -> None:
+        self._active: dict[int, Alert] = {}
+        self._acknowledged: dict[int, AlertLevel] = {}
+
+    def apply(self, updates: Iterable[AlertUpdate]) -> BoardChange:
+        before = self.top
+        ended = []
+        for u in updates:
+            alert = copy.deepcopy(u.alert)
+            if u.action is AlertAction.ENDED:
+                self._active.pop(alert.uid, None)
+                self._acknowledged.pop(alert.uid, None)
+                ended.append(alert)
+            else:
+                self._active[alert.uid] = alert
+        return BoardChange(before, self.top, tuple(ended))
+
+    def clear(self) -> None:
+        self._active.clear()
+        self._acknowledged.clear()
+
+    @property
+    def active(self) -> list[Alert]:
+        """Most severe first; among equals the most recently raised first."""
+        return sorted(self._active.values(), key=lambda a: (a.level.rank, a.start_s), reverse=True)
+
+    @property
+    def top(self) -> Alert | None:
+        alerts = self.active
+        return alerts[0] if alerts else None
+
+    def acknowledge(self) -> None:
+        """The driver confirmed: silence what is active at its current level. An escalation
+        or a new alert sounds again."""
+        self._acknowledged = {uid: a.level for uid, a in self._active.items()}
+
+    @property
+    def alarm_level(self) -> AlertLevel | None:
+        """The level the alarm should sound at: the most severe unacknowledged active alert."""
+        loud = [
+            a
+            for uid, a in self._active.items()
+            if uid not in self._acknowledged or a.level.rank > self._acknowledged[uid].rank
+        ]
+        return max((a.level for a in loud), key=lambda lv: lv.rank, default=None)

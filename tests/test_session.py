@@ -1,0 +1,244 @@
+"""The session runner: reconnects with a reset clock, seeks, log faults, bounded memory."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import cv2
+import pytest
+
+from drowsy.alertlog import AlertLog
+from drowsy.alerts.engine import RECENT_EPISODES, AlertEngine
+from drowsy.contracts import AlertAction, Frame
+from drowsy.errors import LogError, SourceError
+from drowsy.session import Session, SessionListener, SessionOptions, SourceChoice, file_choice
+from drowsy.sources import FrameSource, VideoFileSource
+from tests.helpers import sequence
+
+
+def video_frames(path, n=None) -> list:
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while n is None or len(out) < n:
+        ok, img = cap.read()
+        if not ok:
+            break
+        out.append(img)
+    cap.release()
+    return out
+
+
+class FakeCamera(FrameSource):
+    """A live source whose clock starts at 0 when opened, like a reopened webcam; it 'unplugs'
+    (raises SourceError) after ``fail_after`` frames."""
+
+    live = True
+
+    def __init__(self, images, fail_after: int | None = None, fps: float = 10.0) -> None:
+        super().__init__()
+        self.images, self.fail_after, self.fps = images, fail_after, fps
+        self.name = "fake camera"
+
+    @property
+    def nominal_fps(self) -> float:
+        return self.fps
+
+    def __iter__(self) -> Iterator[Frame]:
+        for i, image in enumerate(self.images):
+            if self.fail_after is not None and i >= self.fail_after:
+                raise SourceError("camera 0 stopped delivering frames (unplugged?)")
+            self.stats.frames += 1
+            yield Frame(image, i / self.fps, i)
+
+
+class Recorder(SessionListener):
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.statuses: list[str] = []
+        self.faults: list[str | None] = []
+        self.frame_errors: list[str] = []
+        self.raised: list[str] = []
+
+    def result(self, r) -> None:
+        self.times.append(r.frame.timestamp_s)
+
+    def status(self, text: str) -> None:
+        self.statuses.append(text)
+
+    def fault(self, text) -> None:
+        self.faults.append(text)
+
+    def frame_error(self, text: str) -> None:
+        self.frame_errors.append(text)
+
+    def alerts(self, updates, change, board) -> None:
+        self.raised += [str(u.alert.kind) for u in updates if u.action is AlertAction.RAISED]
+
+
+def test_camera_that_drops_and_comes_back_with_a_reset_clock_continues_the_session(
+    settings, face_video, tmp_path
+):
+    """Before: the reopened camera's clock restarted at 0 and every later frame failed
+    'timestamps must increase'. Now the runner rebases the new clock onto the old one."""
+    images = video_frames(face_video, 60)
+    opened = []
+
+    def reopen(_start: float) -> FrameSource:
+        if len(opened) == 0:
+            opened.append("fail")
+            raise SourceError("camera 0 could not be opened (absent or busy)")
+        opened.append("ok")
+        return FakeCamera(images)
+
+    choice = SourceChoice("camera 0", True, reopen)
+    rec = Recorder()
+    with AlertLog(tmp_path / "log.sqlite") as db:
+        session = Session(
+            settings,
+            choice,
+            FakeCamera(images, fail_after=30),
+            db,
+            SessionOptions(fail_fast=False, reconnect_s=0.01),
+            rec,
+        )
+        summary = session.run()
+    assert rec.frame_errors == []
+    assert summary.frames == 90 and summary.reconnects == 1
+    assert all(b > a for a, b in zip(rec.times, rec.times[1:], strict=False))
+    assert opened == ["fail", "ok"]  # the same camera, retried: never the demo video
+    assert any("lost" in s and "retrying" in s for s in rec.statuses)
+    assert any("is back" in s for s in rec.statuses)
+
+
+def test_a_lost_default_camera_is_retried_not_replaced_by_the_sample(monkeypatch, settings):
+    import drowsy.sample
+    from drowsy import session as session_module
+
+    def no_sample():
+        raise AssertionError("the sample video must not replace a lost camera")
+
+    monkeypatch.setattr(drowsy.sample, "sample_video", no_sample)
+    attempts = []
+
+    def camera(index, options):
+        def opener(_start):
+            attempts.append(index)
+            if len(attempts) > 1:
+                raise SourceError(f"camera {index} could not be opened (absent or busy)")
+            return FakeCamera([None], fail_after=0)
+
+        return opener
+
+    monkeypatch.setattr(session_module, "_camera", camera)
+    choice, source = session_module.choose_source(None)
+    assert choice.label == "camera 0" and choice.live
+    session = Session(
+        settings, choice, source, None, SessionOptions(fail_fast=False, reconnect_s=0.01)
+    )
+    session.listener.status = lambda text: len(attempts) >= 4 and session.stop()
+    session.run()
+    assert attempts[:4] == [0, 0, 0, 0]
+
+
+def test_seek_ends_the_old_stretch_and_alert_ids_never_repeat(settings, face_video, tmp_path):
+    """Before: a seek replaced the pipeline without finish(); its alerts stayed active in the
+    log and the new engine's alert 1 could update the old alert 1's row."""
+
+    class SeekDuringMicrosleep(Recorder):
+        def alerts(self, updates, change, board):
+            super().alerts(updates, change, board)
+            if self.raised == ["microsleep"] and change.top_after is not None:
+                session.seek(10.0)  # back before the closure: it happens again
+
+    rec = SeekDuringMicrosleep()
+    choice, source = file_choice(face_video)
+    with AlertLog(tmp_path / "log.sqlite") as db:
+        session = Session(settings, choice, source, db, SessionOptions(), rec)
+        summary = session.run()
+        rows = db.alerts()
+        sessions = db.sessions()
+    assert summary.seeks == 1
+    assert [r["kind"] for r in rows] == ["microsleep", "microsleep"]
+    assert all(r["end_s"] is not None for r in rows)  # none left active forever
+    assert rows[0]["evidence"].get("ended_by") == "end_of_stream"  # ended at the seek
+    assert len({r["id"] for r in rows}) == 2 and rows[1]["start_s"] > 10.0
+    assert sessions[0]["status"] == "finished"
+
+
+class FailingLog(AlertLog):
+    """An alert log on a disk that fills up and later frees space again."""
+
+    full = True
+
+    def record(self, *args, **kwargs):
+        if self.full:
+            raise LogError(f"alert log {self.path}: write failed (database or disk is full)")
+        return super().record(*args, **kwargs)
+
+
+def test_a_failing_log_never_stops_monitoring_and_catches_up(settings, face_video, tmp_path):
+    """Before: the first alert that could not be logged ended `drowsy run` and the monitor."""
+    rec = Recorder()
+    choice, source = file_choice(face_video)
+    with FailingLog(tmp_path / "log.sqlite") as db:
+        session = Session(settings, choice, source, db, SessionOptions(fail_fast=False), rec)
+
+        original = rec.result
+
+        def result(r):
+            original(r)
+            if r.frame.timestamp_s > 13.0:  # the disk has room again near the end
+                db.full = False
+                session._next_heartbeat = 0.0
+
+        rec.result = result
+        summary = session.run()
+        rows = db.alerts()
+    assert summary.frames == 140  # every frame was watched
+    assert rec.raised == ["microsleep"]  # shown to the driver while the log was failing
+    assert any(f and "disk is full" in f and "kept in memory" in f for f in rec.faults)
+    assert rec.faults[-1] is None  # the failure cleared once the queued writes landed
+    assert [r["kind"] for r in rows] == ["microsleep"] and rows[0]["end_s"] is not None
+    assert summary.log_failure is None
+
+
+def test_offline_output_write_failure_is_a_one_line_error(settings, face_video, tmp_path):
+    from drowsy.errors import UserError
+
+    choice, source = file_choice(face_video)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    options = SessionOptions(frames_csv=blocked / "frames.csv")
+    with AlertLog(tmp_path / "log.sqlite") as db:
+        session = Session(settings, choice, source, db, options)
+        with pytest.raises(UserError, match="cannot write"):
+            session.run()
+        (row,) = db.sessions()
+    assert row["status"] == "interrupted" and row["ended_at"] is not None
+
+
+def test_episodes_stay_bounded_over_a_long_session(settings):
+    engine = AlertEngine(settings.alerts, settings.signals)
+    blinking = sequence(3000, 10, lambda t: {"closed": 0.9 if t % 3 < 0.2 else 0.0})
+    for s in blinking:
+        engine.update(s)
+    assert engine.episode_stats["blink"].count == 1000
+    assert len(engine.episodes) == RECENT_EPISODES
+    assert len(engine.take_episodes()) <= RECENT_EPISODES
+
+
+def test_video_file_source_is_not_a_live_source(face_video):
+    with VideoFileSource(face_video) as src:
+        assert not src.live
+
+
+def test_log_rows_of_a_finished_session(tmp_path, settings, face_video):
+    choice, source = file_choice(face_video)
+    with AlertLog(tmp_path / "log.sqlite") as db:
+        Session(settings, choice, source, db).run()
+    con = sqlite3.connect(tmp_path / "log.sqlite")
+    status, ended, last_t = con.execute(
+        "SELECT status, ended_at, last_frame_s FROM sessions"
+    ).fetchone()
+    assert status == "finished" and ended is not None and last_t is not None
