@@ -180,3 +180,37 @@ def test_attention_strip_for_temporal_alerts():
     img = attention_strip([0.0, 0.1, 0.6, 0.3])
     assert img.shape == (60, 640, 3)
     assert img[40, 400].sum() > img[40, 10].sum()  # the heavy second is brighter
+
+
+def test_sigterm_closes_the_monitor_and_its_session(tmp_path, face_video):
+    """`systemctl stop` sends SIGTERM: the window closes, the session ends with ended_at."""
+    import signal
+    import time
+
+    log = tmp_path / "l.db"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drowsy", "monitor", "--source", str(face_video), "--log", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if (
+            log.exists()
+            and sqlite3.connect(log).execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+        ):
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in stderr, stderr
+    ended_at, status, summary = (
+        sqlite3.connect(log)
+        .execute("SELECT ended_at, status, summary_json FROM sessions")
+        .fetchone()
+    )
+    assert ended_at is not None and status == "interrupted" and "SIGTERM" in summary

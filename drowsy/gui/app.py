@@ -24,6 +24,7 @@ def run_monitor(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MonitorWindow(settings, source)
     window.show()
+    _close_on_signals(app, window)
     if exit_after is not None:
 
         def leave() -> None:
@@ -38,6 +39,26 @@ def run_monitor(
         print(f"error: {window.open_error}", file=sys.stderr)
         return 2
     return 0 if code == 0 else 1
+
+
+def _close_on_signals(app, window) -> None:
+    """SIGTERM (``systemctl stop``) and SIGINT close the window like the user would: the
+    worker finishes the session (alerts ended, ``ended_at`` written). Qt's event loop does not
+    run Python code by itself, so a timer wakes the interpreter to notice the signal."""
+    import signal
+
+    from PyQt6.QtCore import QTimer
+
+    def handler(signum: int, _frame: object) -> None:
+        window.stop_reason = signal.Signals(signum).name
+        window.close()
+        app.quit()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
 
 
 _QT_NOISE = ("propagateSizeHints",)

@@ -139,6 +139,7 @@ class MonitorWindow(QMainWindow):
         self.board = ActiveAlertBoard()
         self.last_ended: str = ""
         self.open_error: str | None = None
+        self.stop_reason = "closed"  # or the signal that closed the window
         self.overlay_opts = OverlayOptions()
         self._build()
         self.timer = QTimer(self)  # repaint at 20 Hz, whatever the frame rate
@@ -284,7 +285,7 @@ class MonitorWindow(QMainWindow):
         self.board.clear()
         self._show_board()
         if self.worker is not None and self.thread is not None:
-            self.worker.stop()
+            self.worker.stop(self.stop_reason)
             self.thread.quit()
             self.thread.wait(5000)
         self.worker = self.thread = None

@@ -84,8 +84,8 @@ class PipelineWorker(QObject):
         self.log_path = default_log_path(settings)
 
     # ---------------------------------------------------------------- control (any thread)
-    def stop(self) -> None:
-        self.stop_flag.set("closed")
+    def stop(self, reason: str = "closed") -> None:
+        self.stop_flag.set(reason)
 
     def set_paused(self, paused: bool) -> None:
         if self.session is not None:
