@@ -15,6 +15,9 @@ Sets written:
   tight crops scaled to 64 px, plus the portraits (open)
 - yawn_test/no_yawn: portraits and every 20th test-video frame; yawn/ is empty because the data
   has no whole-face yawning images (the yawn folder holds mouth crops only)
+- yawn_ckplus_test/no_yawn: the CK+ faces of the test subjects (training.synthetic's subject
+  split; no model trained or chose anything on them): smiles, wide-open surprised mouths and
+  other expressions of people the models never saw, hard negatives for yawn
 """
 
 from __future__ import annotations
@@ -99,6 +102,14 @@ def main() -> int:
                     counts[label] += 2
                 if far and i % 20 == 0:
                     cv2.imwrite(str(yawn / "no_yawn" / f"{stem}_{i:04d}.jpg"), frame.image)
+    ck = out / "yawn_ckplus_test" / "no_yawn"
+    ck.mkdir(parents=True, exist_ok=True)
+    if (data / "mouth_negatives").is_dir():
+        from training.synthetic import ckplus_images, split_subjects
+
+        for p in split_subjects(ckplus_images(data / "mouth_negatives"))["test"]:
+            shutil.copy(p, ck / p.name)
+    (out / "yawn_ckplus_test" / "yawn").mkdir(exist_ok=True)
     print(f"wrote {out}: eyes_test open={counts['open']} closed={counts['closed']}")
     return 0
 

@@ -12,6 +12,8 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from drowsy.contracts import Calibration, Frame
 from drowsy.errors import UserError
 from drowsy.metrics import binary_metrics, match_episodes, runs
@@ -23,7 +25,7 @@ from drowsy.sources import IMAGE_SUFFIXES, read_image
 log = logging.getLogger(__name__)
 
 BASELINE_EAR_CLOSED = 0.2  # the classic fixed threshold (Soukupová & Čech 2016)
-BASELINE_MAR_YAWN = 0.6
+BASELINE_MAR_YAWN = 0.5  # the strongest simple rule measured on in-car frames (issue 11)
 
 
 def _class_images(root: Path, names: tuple[str, str]) -> list[tuple[Path, bool]]:
@@ -115,6 +117,15 @@ def read_frame_labels(path: Path) -> dict[int, bool]:
         raise UserError(f"{path}: unreadable labels ({exc})") from exc
 
 
+def _frames_error(pairs, truth, detected, periods) -> float | None:
+    """Median |detected - true| closure duration in frames of each episode's own video."""
+    errors = [
+        abs((detected[j][1] - detected[j][0]) - (truth[i][1] - truth[i][0])) / periods[i]
+        for i, j in pairs
+    ]
+    return round(float(np.median(errors)), 2) if errors else None
+
+
 class _LabelledFrames(SessionListener):
     """Collects, for every labelled frame, the truth, the pipeline's decision and the EAR
     baseline's, on the time axis shared by all videos."""
@@ -146,6 +157,7 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
     all_model: list[bool] = []
     all_base: list[bool] = []
     ep_true: list[tuple[float, float]] = []
+    periods: list[float] = []  # frame period of the video each true episode is in
     ep_model: list[tuple[float, float]] = []
     ep_base: list[tuple[float, float]] = []
     alerts: Counter[str] = Counter()
@@ -181,6 +193,7 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
             "frame_f1_closed": binary_metrics(truth, model, "closed")["f1_closed"],
         }
         ep_true += vt
+        periods += [1.0 / (result.source_fps or 30.0)] * len(vt)
         ep_model += episodes
         ep_base += vb
         all_truth += truth
@@ -201,6 +214,14 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
             "blink_precision": ep["precision"],
             "blink_recall": ep["recall"],
             "blink_f1": ep["f1"],
+            "closure_duration_median_error_ms": (
+                None
+                if ep["duration_median_abs_error_s"] is None
+                else round(1000 * ep["duration_median_abs_error_s"], 1)
+            ),
+            "closure_duration_median_error_frames": _frames_error(
+                ep["pairs"], ep_true, detected, periods
+            ),
         }
 
     report = block(all_model, ep_model)

@@ -63,11 +63,16 @@ def match_episodes(truth: list[tuple[float, float]], detected: list[tuple[float,
             if overlap > 0:
                 pairs.append((overlap, i, j))
     used_t, used_d = set(), set()
+    matches = []
     for _, i, j in sorted(pairs, reverse=True):
         if i not in used_t and j not in used_d:
             used_t.add(i)
             used_d.add(j)
+            matches.append((i, j))
     matched = len(used_t)
+    errors = [
+        abs((detected[j][1] - detected[j][0]) - (truth[i][1] - truth[i][0])) for i, j in matches
+    ]
     precision = _ratio(matched, len(detected))
     recall = _ratio(matched, len(truth))
     f1 = _ratio(2 * matched, len(truth) + len(detected))
@@ -78,6 +83,9 @@ def match_episodes(truth: list[tuple[float, float]], detected: list[tuple[float,
         "precision": precision,
         "recall": recall,
         "f1": f1,
+        # closure duration, detected vs true, over matched episodes (seconds)
+        "duration_median_abs_error_s": round(float(np.median(errors)), 4) if errors else None,
+        "pairs": matches,  # (truth index, detected index)
     }
 
 

@@ -183,6 +183,13 @@ class RuntimeSettings(_Section):
         description="fused estimator: weight of the CNN eye ensemble against the calibrated "
         "EAR estimate (chosen by benchmarks/choose_fusion.py on the dev video)",
     )
+    yawn_mar_gate: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="fused estimator: MAR at the middle of the yawn gate; empty: the value the "
+        "yawn model card chose on validation; 0: no gate",
+    )
     models_dir: str | None = Field(None, description="default: the models/ folder of drowsy")
     voting: Literal["auto", "hard", "soft", "weighted"] = Field(
         "auto", description="auto: the default the model card chose"

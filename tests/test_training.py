@@ -234,3 +234,42 @@ def test_cli_finetune_evaluate_export(tmp_path):
         [*run, "export", str(ckpt), "--out", str(onnx_path)], capture_output=True, text=True
     )
     assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_ckplus_split_keeps_each_person_in_one_split(tmp_path):
+    from training.synthetic import split_subjects, subject_of
+
+    paths = [
+        tmp_path / f"{expr}_S{s:03d}_00{k}_0000001{k}.jpg"
+        for s in range(40)
+        for expr in ("happy", "surprise")
+        for k in range(3)
+    ]
+    parts = split_subjects(paths)
+    seen = {name: {subject_of(p) for p in ps} for name, ps in parts.items()}
+    assert sum(len(ps) for ps in parts.values()) == len(paths)
+    assert not (
+        seen["train"] & seen["val"] or seen["train"] & seen["test"] or seen["val"] & seen["test"]
+    )
+    assert len(seen["train"]) == 28 and len(seen["test"]) == 6
+
+
+def test_occlusion_puts_something_in_front_of_the_mouth():
+    import numpy as np
+
+    from training.augment import AugmentConfig, _occlude, augment
+
+    mouth = np.tile(np.linspace(60, 200, 64, dtype=np.uint8), (64, 1))
+    covered = [_occlude(mouth, np.random.default_rng(i)) for i in range(40)]
+    share = [np.mean(np.abs(c.astype(int) - mouth.astype(int)) > 8) for c in covered]
+    assert all(c.shape == (64, 64) and c.dtype == np.uint8 for c in covered)
+    assert np.mean([0.01 < x < 0.8 for x in share]) >= 0.9  # part of the crop, not all of it
+    out = augment(mouth, np.random.default_rng(0), AugmentConfig(occlude_p=1.0))
+    assert out.shape == (64, 64)
+
+
+def test_yawn_gate_rule_takes_the_smallest_center_under_the_fpr_limit():
+    from training.reproduce import gate_center
+
+    assert gate_center({0.3: 0.12, 0.35: 0.06, 0.4: 0.04, 0.45: 0.01, 0.5: 0.0}) == 0.4
+    assert gate_center({0.3: 0.2, 0.5: 0.1}) == 0.5  # none qualifies: the strictest

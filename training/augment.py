@@ -17,9 +17,9 @@ import numpy as np
 class AugmentConfig:
     scale: tuple[float, float] = (0.85, 1.2)
     rotate_deg: float = 12.0
-    shift: float = 0.08
+    shift: float = 0.1  # off-centre crops (landmark jitter)
     flip: float = 0.5
-    low_res: tuple[int, int] = (14, 64)  # downscale to this side, then back up
+    low_res: tuple[int, int] = (10, 64)  # downscale to this side, then back up (eyes ~8 px)
     low_res_p: float = 0.5
     blur_sigma: tuple[float, float] = (0.0, 1.4)
     brightness: float = 0.3
@@ -29,6 +29,7 @@ class AugmentConfig:
     jpeg_quality: tuple[int, int] = (25, 95)
     jpeg_p: float = 0.5
     glare_p: float = 0.25
+    occlude_p: float = 0.0  # mouth crops: a hand, phone, cup, cigarette or food in front
 
 
 def _glare(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -42,6 +43,62 @@ def _glare(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     alpha = rng.uniform(0.3, 0.8)
     out = img.astype(np.float32) * (1 - alpha * mask) + 255.0 * alpha * mask
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _occlude(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Something in front of the mouth, as drivers eat, drink, smoke and phone: the yawn
+    model must learn that an odd shape near the mouth is not an open mouth. Grey levels and
+    soft edges vary; the object covers part of the crop, entering from an edge."""
+    h, w = img.shape
+    out = img.copy()
+    level = int(rng.integers(20, 236))
+    kind = rng.choice(["hand", "phone", "cup", "cigarette", "food"])
+    cx, cy = rng.uniform(0.15, 0.85) * w, rng.uniform(0.35, 1.0) * h
+    if kind == "hand":  # a palm with fingers across the mouth
+        cv2.ellipse(
+            out, (int(cx), int(cy + h * 0.25)), (int(w * 0.3), int(h * 0.25)), 0, 0, 360, level, -1
+        )
+        for k in range(4):
+            x = int(cx - w * 0.22 + k * w * 0.13)
+            cv2.rectangle(
+                out, (x, int(cy - h * 0.2)), (x + int(w * 0.1), int(cy + h * 0.2)), level, -1
+            )
+    elif kind == "phone":
+        angle = rng.uniform(-30, 30)
+        box = cv2.boxPoints(
+            ((cx, cy), (w * rng.uniform(0.25, 0.4), h * rng.uniform(0.6, 0.9)), angle)
+        )
+        cv2.fillPoly(out, [np.round(box).astype(np.int32)], level)
+    elif kind == "cup":
+        x0, x1 = int(cx - w * 0.18), int(cx + w * 0.18)
+        cv2.rectangle(out, (x0, int(cy)), (x1, h), level, -1)
+        cv2.ellipse(
+            out,
+            (int(cx), int(cy)),
+            (int(w * 0.18), int(h * 0.06)),
+            0,
+            0,
+            360,
+            max(0, level - 40),
+            -1,
+        )
+    elif kind == "cigarette":
+        angle = np.deg2rad(rng.uniform(-35, 35))
+        length = w * rng.uniform(0.3, 0.5)
+        x1, y1 = cx + length * np.cos(angle), cy + length * np.sin(angle)
+        thick = max(2, int(w * 0.05))
+        cv2.line(out, (int(cx), int(cy)), (int(x1), int(y1)), int(rng.integers(170, 250)), thick)
+    else:  # food: a few irregular blobs
+        for _ in range(int(rng.integers(2, 5))):
+            c = (int(cx + rng.normal(0, w * 0.08)), int(cy + rng.normal(0, h * 0.08)))
+            axes = (int(rng.uniform(0.06, 0.16) * w), int(rng.uniform(0.05, 0.12) * h))
+            shade = int(np.clip(level + rng.normal(0, 25), 0, 255))
+            cv2.ellipse(out, c, axes, float(rng.uniform(0, 180)), 0, 360, shade, -1)
+    mask = (out != img).astype(np.float32)
+    mask = cv2.GaussianBlur(mask, (0, 0), rng.uniform(0.5, 1.5))
+    texture = rng.normal(0, rng.uniform(2, 10), img.shape)
+    blended = img * (1 - mask) + (out + texture) * mask
+    return np.clip(blended, 0, 255).astype(np.uint8)
 
 
 def augment(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -60,6 +117,8 @@ def augment(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np
         img = cv2.GaussianBlur(img, (0, 0), sigma)
     if rng.random() < cfg.glare_p:
         img = _glare(img, rng)
+    if rng.random() < cfg.occlude_p:
+        img = _occlude(img, rng)
     x = img.astype(np.float32) / 255.0
     x = np.clip(x, 0, 1) ** rng.uniform(*cfg.gamma)
     x = (x - 0.5) * rng.uniform(*cfg.contrast) + 0.5 + rng.uniform(-1, 1) * cfg.brightness / 2

@@ -42,6 +42,7 @@ class CropSet:
     sources: list[str] = field(default_factory=list)
     skipped: int = 0
     ear: np.ndarray | None = None  # per-crop eye-aspect ratio, where the pipeline measured one
+    mar: np.ndarray | None = None  # per-crop mouth-aspect ratio, likewise
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -54,6 +55,7 @@ class CropSet:
             [self.sources[i] for i in idx],
             0,
             None if self.ear is None else self.ear[idx],
+            None if self.mar is None else self.mar[idx],
         )
 
     @staticmethod
@@ -61,9 +63,11 @@ class CropSet:
         sets = [s for s in sets if len(s)]
         if not sets:
             return CropSet(np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.int64))
-        ears = None
+        ears = mars = None
         if all(s.ear is not None for s in sets):
             ears = np.concatenate([s.ear for s in sets])
+        if all(s.mar is not None for s in sets):
+            mars = np.concatenate([s.mar for s in sets])
         return CropSet(
             np.concatenate([s.images for s in sets]),
             np.concatenate([s.labels for s in sets]),
@@ -71,6 +75,7 @@ class CropSet:
             [src for s in sets for src in s.sources],
             sum(s.skipped for s in sets),
             ears,
+            mars,
         )
 
     def counts(self) -> dict[str, int]:

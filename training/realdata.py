@@ -41,7 +41,7 @@ def labelled_video_crops(video: Path, stem: str, open_every: int = 4) -> tuple[C
     labels = frame_labels(stem)
     closed = [i for i, c in labels.items() if c]
     s = Settings()
-    eyes, eye_y, mouths, src, ears = [], [], [], [], []
+    eyes, eye_y, mouths, src, ears, mars = [], [], [], [], [], []
     with (
         VideoFileSource(video) as frames,
         FaceTracker(TrackerOptions(s.tracker, s.quality, s.gaze)) as tracker,
@@ -67,6 +67,7 @@ def labelled_video_crops(video: Path, stem: str, open_every: int = 4) -> tuple[C
                 ears.append(ear)
             if not is_closed:
                 mouths.append(_g(obs.crops.mouth))
+                mars.append(obs.mar)
     eye_set = CropSet(
         np.stack(eyes), np.asarray(eye_y), TASK_CLASSES["eyes"], src, ear=np.asarray(ears)
     )
@@ -75,6 +76,7 @@ def labelled_video_crops(video: Path, stem: str, open_every: int = 4) -> tuple[C
         np.zeros(len(mouths), np.int64),
         TASK_CLASSES["yawn"],
         [f"{stem}-mouth"] * len(mouths),
+        mar=np.asarray(mars, np.float64),
     )
     return eye_set, mouth_set
 
@@ -82,7 +84,7 @@ def labelled_video_crops(video: Path, stem: str, open_every: int = 4) -> tuple[C
 def portrait_crops(folder: Path) -> tuple[CropSet, CropSet]:
     """Open eyes and closed mouths (some smiling) of every face in the portraits."""
     s = Settings()
-    eyes, mouths, src, ears = [], [], [], []
+    eyes, mouths, src, ears, mars = [], [], [], [], []
     with FaceTracker(TrackerOptions(s.tracker, s.quality, s.gaze, static_images=True)) as tr:
         for path in sorted(folder.glob("*.jpg")):
             img = read_image(path)
@@ -92,6 +94,7 @@ def portrait_crops(folder: Path) -> tuple[CropSet, CropSet]:
             eyes += [_g(obs.crops.left_eye), _g(obs.crops.right_eye)]
             ears += [obs.ear_left, obs.ear_right]
             mouths.append(_g(obs.crops.mouth))
+            mars.append(obs.mar)
             src.append(path.name)
     return (
         CropSet(
@@ -101,15 +104,22 @@ def portrait_crops(folder: Path) -> tuple[CropSet, CropSet]:
             [n for n in src for _ in (0, 1)],
             ear=np.asarray(ears),
         ),
-        CropSet(np.stack(mouths), np.zeros(len(mouths), np.int64), TASK_CLASSES["yawn"], src),
+        CropSet(
+            np.stack(mouths),
+            np.zeros(len(mouths), np.int64),
+            TASK_CLASSES["yawn"],
+            src,
+            mar=np.asarray(mars, np.float64),
+        ),
     )
 
 
 def unlabelled_crops(data: Path, cache: Path) -> CropSet:
     """Pretraining data: every labelled-set image without its label, plus tracker crops (eyes
-    and mouth) of the development video, the stage clip and the portraits. The test videos are
-    left out (the same person appears in the dev video, so pretraining has seen that face,
-    without labels)."""
+    and mouth) of the development video, the stage clip, the portraits and the CK+ faces of
+    the train and validation subjects. The test videos and the CK+ test subjects are left out
+    (the same person appears in the dev video, so pretraining has seen that face, without
+    labels)."""
     from training.data import class_folders
 
     sets = [class_folders(data / "eyes", "eyes"), class_folders(data / "yawn", "yawn")]
@@ -117,6 +127,11 @@ def unlabelled_crops(data: Path, cache: Path) -> CropSet:
         data / "videos" / "stage_clip.mp4"
     ]
     inputs += sorted((data / "portraits").glob("*.jpg"))
+    if (data / "mouth_negatives").is_dir():  # CK+ faces of the train/val subjects (118 people)
+        from training.synthetic import ckplus_images, split_subjects
+
+        split = split_subjects(ckplus_images(data / "mouth_negatives"))
+        inputs += split["train"] + split["val"]
     sets.append(tracker_crops(inputs, cache, ("left_eye", "right_eye", "mouth"), every=1))
     out = CropSet.concat(sets)
     out.labels = np.full(len(out), -1)

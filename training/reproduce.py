@@ -29,6 +29,7 @@ import torch
 
 from drowsy.inference.voting import MODES, vote
 from drowsy.metrics import binary_metrics
+from drowsy.state.fusion import MarGate
 from training import MODEL_VERSION
 from training.data import (
     TASK_CLASSES,
@@ -47,6 +48,7 @@ from training.realdata import (
     portrait_crops,
     unlabelled_crops,
 )
+from training.synthetic import ckplus_sets
 from training.train import (
     PRETEXTS,
     FinetuneConfig,
@@ -60,6 +62,10 @@ from training.train import (
 log = logging.getLogger(__name__)
 
 BASELINE_EAR = 0.2
+BASELINE_MAR = (0.5, 0.6)  # mouth wide open: the usual thresholds
+OCCLUDE_P = 0.4  # yawn members: share of crops with an object in front of the mouth
+GATE_CENTERS = (0.3, 0.35, 0.4, 0.45, 0.5)
+GATE_MAX_FPR = 0.05
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,13 @@ def _metrics(probs: np.ndarray, labels: np.ndarray, positive: str) -> dict:
     return binary_metrics(labels == 1, probs[:, 1] >= 0.5, positive)
 
 
+def gate_center(fpr_by_center: dict[float, float | None]) -> float:
+    """The rule: the smallest gate center (most real yawns kept) whose validation
+    false-positive rate is <= GATE_MAX_FPR; the strictest center when none is."""
+    ok = [c for c, f in fpr_by_center.items() if f is not None and f <= GATE_MAX_FPR]
+    return min(ok) if ok else max(fpr_by_center)
+
+
 class Run:
     def __init__(self, cfg: ReproduceConfig) -> None:
         self.cfg = cfg
@@ -104,9 +117,12 @@ class Run:
     def load(self) -> None:
         d = self.cfg.data
         self.sets: dict[str, dict[str, CropSet]] = {}
+        # the public crop sets alone, before any face-level source is added (LOSO folds)
+        self.public_train: dict[str, CropSet] = {}
         for task in ("eyes", "yawn"):
             full = class_folders(d / task, task)
             tr, va, te = split(len(full), (0.7, 0.15, 0.15), seed=1234)
+            self.public_train[task] = full.subset(tr)
             self.sets[task] = {
                 "train": full.subset(tr),
                 "val": full.subset(va),
@@ -119,6 +135,31 @@ class Run:
         self.sets["eyes"]["test_pipeline"] = CropSet.concat([*(e for e, _ in test), p_eyes])
         self.sets["yawn"]["dev_pipeline"] = CropSet.concat(m for _, m in dev)
         self.sets["yawn"]["test_pipeline"] = CropSet.concat([*(m for _, m in test), p_mouths])
+        # held-out face-level sources, each on its own (leave-one-source-out)
+        self.sources = {
+            "eyes": {
+                "webcam": CropSet.concat(e for e, _ in test),
+                "portraits": p_eyes,
+            },
+            "yawn": {"webcam": CropSet.concat(m for _, m in test), "portraits": p_mouths},
+        }
+        self.faces = None
+        if (d / "mouth_negatives").is_dir():
+            # CK+ faces, split by subject: real mouths are yawn hard negatives (train subjects
+            # train, val subjects validate, test subjects test); eyes get open/painted-shut pairs
+            # of the train subjects as extra training data (synthetic: never a test set)
+            self.faces = ckplus_sets(d / "mouth_negatives", self.cfg.work / "crop_cache")
+            f = self.faces
+            self.sets["eyes"]["train"] = CropSet.concat(
+                [self.sets["eyes"]["train"], f["train"].eyes]
+            )
+            self.sets["eyes"]["synthetic_val"] = f["val"].eyes
+            self.sets["yawn"]["train"] = CropSet.concat(
+                [self.sets["yawn"]["train"], f["train"].mouths]
+            )
+            self.sets["yawn"]["ck_val"] = f["val"].mouths
+            self.sets["yawn"]["ck_test"] = f["test"].mouths
+            self.sources["yawn"]["ckplus"] = f["test"].mouths
         self.unlabelled = unlabelled_crops(d, self.cfg.work / "crop_cache")
         self.results["data"] = {
             task: {name: {"n": len(s), **s.counts()} for name, s in sets.items()}
@@ -156,8 +197,8 @@ class Run:
         except (OSError, ValueError):
             return None
 
-    def fit(self, fc: FinetuneConfig) -> CropNet:
-        train = self.sets[fc.task]["train"]
+    def fit(self, fc: FinetuneConfig, train: CropSet | None = None) -> CropNet:
+        train = self.sets[fc.task]["train"] if train is None else train
         if fc.label_fraction < 1.0:
             train = train.subset(stratified_fraction(train.labels, fc.label_fraction, fc.seed))
         path = self.ckpt / f"finetune-{fc.task}-{_key(fc)}-{input_key(train)[:8]}.pt"
@@ -168,6 +209,7 @@ class Run:
         self, task: str, arch: str, pretext: str | None, mode: str, **kw
     ) -> FinetuneConfig:
         lr = {"full": self.cfg.pretrain_lr / 10, "frozen": self.cfg.pretrain_lr / 2}[mode]
+        kw.setdefault("occlude_p", OCCLUDE_P if task == "yawn" else 0.0)
         if pretext is None:  # from scratch: the pretraining learning rate, all layers
             return FinetuneConfig(
                 task=task, arch=arch, backbone=None, mode="full", lr=self.cfg.pretrain_lr, **kw
@@ -310,6 +352,7 @@ class Run:
 
         def sel(block: dict) -> float:
             keys = ["val"] + (["dev_pipeline"] if task == "eyes" else [])
+            keys += [k for k in ("ck_val",) if k in block]
             return float(np.mean([block[k]["balanced_accuracy"] for k in keys]))
 
         order = sorted(MODES, key=lambda m: (sel(report["voting"][m]), m == "soft"), reverse=True)
@@ -321,8 +364,119 @@ class Run:
                 for k in ("dev_pipeline", "test_pipeline")
                 if sets[k].ear is not None
             }
+        if task == "yawn":
+            ens = {
+                k: vote([probs[n][k] for n, _, _ in members], report["default_voting"], weights)
+                for k in probs[members[0][0]]
+            }
+            report["mar_gate"] = self.choose_gate(ens)
+            report["baseline_mar"] = {
+                f"MAR >= {t}": {
+                    k: binary_metrics(sets[k].labels == 1, sets[k].mar >= t, positive)
+                    for k in sets
+                    if k != "train" and sets[k].mar is not None
+                }
+                for t in BASELINE_MAR
+            }
         self._members[task] = members
         return report
+
+    def choose_gate(self, ens: dict[str, np.ndarray]) -> dict:
+        """The MAR gate of the yawn decision, by a rule fixed in advance, on validation only:
+        the smallest center (the one that keeps most real yawns, whose MAR is not measurable
+        here) whose gated decision has a false-positive rate <= 0.05 on the validation
+        negatives (CK+ validation subjects and the dev video's talking mouths)."""
+        names = [k for k in ("ck_val", "dev_pipeline") if k in ens]
+        rows = {}
+        for c in GATE_CENTERS:
+            gate = MarGate(c)
+            fp = n = 0
+            for k in names:
+                s = self.sets["yawn"][k]
+                p = np.array(
+                    [
+                        gate.apply(float(pp), float(m))
+                        for pp, m in zip(ens[k][:, 1], s.mar, strict=True)
+                    ]
+                )
+                fp += int(np.sum(p >= 0.5))
+                n += len(p)
+            rows[str(c)] = round(fp / n, 4) if n else None
+        center = gate_center({c: rows[str(c)] for c in GATE_CENTERS})
+        return {
+            "center": center,
+            "softness": MarGate(center).softness,
+            "validation_fpr": rows,
+            "rule": f"smallest center with FPR <= {GATE_MAX_FPR} on {' + '.join(names)}",
+        }
+
+    def loso(self) -> None:
+        """Leave-one-source-out: for every labelled source, a model trained without it, tested
+        on it, beside the geometric baseline on the same crops. The shipped ensemble never
+        trained on a held-out face-level source either, so it is reported beside it."""
+        out: dict[str, list[dict]] = {}
+        for task in ("eyes", "yawn"):
+            fc = self.ft_config(
+                task, "cnn_s", self.pretext, self.mode, steps=self.cfg.member_steps, seed=0
+            )
+            everything = self.fit(fc)  # the m1 member's recipe: trained on every train source
+            rows = []
+            if task == "eyes" and self.faces is not None:
+                alone = self.fit(fc, train=self.faces["train"].eyes)
+                test = self.sets["eyes"]["test"]
+                rows.append(
+                    self._loso_row(task, "kaggle crops", "CK+ painted pairs only", alone, test)
+                )
+            if task == "yawn":
+                rows.append(
+                    {
+                        "source": "kaggle crops",
+                        "not_measurable": "no other source has yawning mouths",
+                    }
+                )
+                if self.faces is not None:
+                    alone = self.fit(fc, train=self.public_train["yawn"])
+                    ck = self.sources["yawn"]["ckplus"]
+                    rows.append(
+                        self._loso_row(task, "CK+ test subjects", "public crops only", alone, ck)
+                    )
+            for name, s in self.sources[task].items():
+                if name != "ckplus":
+                    rows.append(self._loso_row(task, name, "all train sources", everything, s))
+            out[task] = rows
+        self.results["loso"] = out
+        self.tick("loso")
+
+    def _loso_row(
+        self, task: str, source: str, trained_on: str, model: CropNet, s: CropSet
+    ) -> dict:
+        positive = TASK_CLASSES[task][1]
+        members = self._members[task]
+        report = self.results[task]
+        r: dict = {"source": source, "trained_on": trained_on, "n": len(s), **s.counts()}
+        r["model"] = _metrics(predict(model, s.images), s.labels, positive)
+        weights = list(report["weights"].values())
+        ens = vote([predict(m, s.images) for _, _, m in members], report["default_voting"], weights)
+        r["shipped_ensemble"] = _metrics(ens, s.labels, positive)
+        if task == "eyes" and s.ear is not None:
+            r["baseline"] = {
+                f"EAR < {BASELINE_EAR}": binary_metrics(
+                    s.labels == 1, s.ear < BASELINE_EAR, positive
+                )
+            }
+        if task == "yawn" and s.mar is not None:
+            r["baseline"] = {
+                f"MAR >= {t}": binary_metrics(s.labels == 1, s.mar >= t, positive)
+                for t in BASELINE_MAR
+            }
+            gate = report.get("mar_gate")
+            if gate is not None:
+                g = MarGate(gate["center"], gate["softness"])
+                p = np.array(
+                    [g.apply(float(a), float(m)) for a, m in zip(ens[:, 1], s.mar, strict=True)]
+                )
+                r["shipped_decision"] = binary_metrics(s.labels == 1, p >= 0.5, positive)
+        return r
 
     def export(self, task: str, report: dict) -> None:
         folder = self.cfg.out / task
@@ -357,6 +511,8 @@ class Run:
             "voting": report["default_voting"],
             "members": entries,
         }
+        if "mar_gate" in report:
+            spec["mar_gate"] = {k: report["mar_gate"][k] for k in ("center", "softness", "rule")}
         (folder / "ensemble.json").write_text(json.dumps(spec, indent=2) + "\n")
         report["export"] = entries
 
@@ -370,6 +526,7 @@ class Run:
             report = self.ensemble(task)
             self.export(task, report)
             self.results[task] = report
+        self.loso()
         self.tick("total")
         self.results["checkpoints"] = self.checkpoints
         self.results["from_scratch_s"] = self.from_scratch_s()

@@ -56,6 +56,7 @@ class FinetuneConfig:
     weight_decay: float = 1e-4
     label_fraction: float = 1.0
     seed: int = 0
+    occlude_p: float = 0.0  # yawn: objects in front of the mouth (hard negatives)
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -258,7 +259,7 @@ def finetune(
     _fast_forward(sched, start)
     # balanced sampling: each batch half of each class, whatever the class ratio
     by_class = [np.flatnonzero(labels == c) for c in (0, 1)]
-    aug = AugmentConfig()
+    aug = AugmentConfig(occlude_p=cfg.occlude_p)
     model.train()
     if cfg.mode == "frozen":
         model.early_layers().eval()  # keep frozen BatchNorm statistics too

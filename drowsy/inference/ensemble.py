@@ -19,6 +19,7 @@ from drowsy.contracts import Calibration, FaceObservation, StateProbabilities
 from drowsy.inference.onnx_model import ModelError, OnnxModel, choose_providers
 from drowsy.inference.preprocess import to_tensor
 from drowsy.inference.voting import MODES, vote
+from drowsy.state.fusion import MarGate
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,13 @@ class Ensemble:
         self.classes = first.classes
         self.version = str(spec.get("version", first.version))
         self.provider = self.members[0].provider
+        self.mar_gate: MarGate | None = None  # yawn: the gate its training run chose
+        if "mar_gate" in spec:
+            try:
+                g = spec["mar_gate"]
+                self.mar_gate = MarGate(float(g["center"]), float(g["softness"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelError(f"{spec_path}: malformed mar_gate ({exc})") from exc
 
     def predict(self, crops: list[np.ndarray]) -> EnsembleOutput:
         """One batched call per member for all the crops of a frame."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 from pathlib import Path
 from typing import Protocol
 
 from drowsy.contracts import Calibration, FaceObservation, StateProbabilities
 from drowsy.settings import Settings, SignalSettings
+from drowsy.state.fusion import MarGate, sigmoid
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +33,6 @@ class StateEstimator(Protocol):
     def close(self) -> None: ...
 
 
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 class GeometricEstimator:
     """Probabilities from landmark geometry: the eye-aspect ratio relative to this driver's
     open-eye EAR (learnt in calibration, so narrow eyes and glasses do not read as closed) and
@@ -52,11 +47,11 @@ class GeometricEstimator:
     def eye_closed(self, ear: float, ear_open: float | None) -> float:
         s = self.settings
         ratio = ear / (ear_open or s.default_ear_open)
-        return _sigmoid((s.closed_ratio - ratio) / s.ear_softness)
+        return sigmoid((s.closed_ratio - ratio) / s.ear_softness)
 
     def yawn(self, mar: float) -> float:
         s = self.settings
-        return _sigmoid((mar - s.yawn_mar) / s.mar_softness)
+        return sigmoid((mar - s.yawn_mar) / s.mar_softness)
 
     def estimate(self, obs: FaceObservation, calibration: Calibration) -> StateProbabilities:
         if not obs.present or obs.ear_left is None or obs.ear_right is None or obs.mar is None:
@@ -94,41 +89,104 @@ def make_estimator(settings: Settings) -> StateEstimator:
     cnn = CnnEstimator(folder, rt.provider, rt.threads, rt.voting)
     if rt.estimator == "cnn":
         return cnn
-    return FusedEstimator(cnn, GeometricEstimator(settings.signals), rt.fusion_cnn_weight)
+    gate = cnn.yawn.mar_gate
+    if rt.yawn_mar_gate is not None:
+        gate = MarGate(rt.yawn_mar_gate) if rt.yawn_mar_gate > 0 else None
+    return FusedEstimator(cnn, GeometricEstimator(settings.signals), rt.fusion_cnn_weight, gate)
+
+
+class CnnBaseline:
+    """This driver's open-eye level of the eye ensemble, learnt during calibration.
+
+    Why: glasses, make-up or a dim camera can make a driver's open eyes score 0.3 on the
+    ensemble, one small step from "closed". During calibration (eyes open most of the time)
+    the median closed-logit per eye is recorded; afterwards a baseline above the level the
+    ensemble gives open eyes on its validation data (``REFERENCE_LOGIT``) is subtracted, so
+    this driver's open eyes read as open again. A baseline at or below the reference changes
+    nothing: the adaptation only removes excess confidence in "closed"."""
+
+    REFERENCE_LOGIT = math.log(0.05 / 0.95)
+    CLIP = 1e-4
+
+    def __init__(self) -> None:
+        self._logits: tuple[list[float], list[float]] = ([], [])
+        self.shift: tuple[float, float] | None = None  # frozen once calibration is done
+
+    @staticmethod
+    def logit(p: float) -> float:
+        p = min(max(p, CnnBaseline.CLIP), 1 - CnnBaseline.CLIP)
+        return math.log(p / (1 - p))
+
+    def update(self, left: float, right: float, calibration: Calibration) -> None:
+        if self.shift is not None:
+            return
+        if calibration.done:
+            self.shift = tuple(  # type: ignore[assignment]
+                max(0.0, statistics.median(v) - self.REFERENCE_LOGIT) if v else 0.0
+                for v in self._logits
+            )
+            return
+        self._logits[0].append(self.logit(left))
+        self._logits[1].append(self.logit(right))
+
+    def adapt(self, left: float, right: float) -> tuple[float, float]:
+        if not self.shift:
+            return left, right
+        return (
+            sigmoid(self.logit(left) - self.shift[0]),
+            sigmoid(self.logit(right) - self.shift[1]),
+        )
 
 
 class FusedEstimator:
-    """Eye closure as a weighted mean of the CNN ensemble and the calibrated geometric
-    estimate; yawn from the CNN. Why: on the pipeline-cut crops of the hand-labelled videos the
-    CNN alone finds nearly every blink but also calls some open eyes closed (glasses, dim
-    light, downward glances), and on the awake dev video that raised a false microsleep
-    alarm; the driver's own EAR baseline vetoes most of those. The weight
-    (``runtime.fusion_cnn_weight``) is chosen on the dev video by benchmarks/choose_fusion.py
-    (best balanced accuracy among weights that raise no alert there and whose blink precision
-    is >= 0.9: a false closure becomes a false alarm)."""
+    """Eye closure as a weighted mean of the CNN ensemble (adapted to this driver's open-eye
+    level, :class:`CnnBaseline`) and the calibrated geometric estimate; yawn from the CNN
+    ensemble gated by the mouth's opening (:class:`~drowsy.state.fusion.MarGate`, as the yawn
+    model card chose). Why: on the pipeline-cut crops of the hand-labelled videos the CNN
+    alone finds nearly every blink but also calls some open eyes closed (glasses, dim light,
+    downward glances), and on the awake dev video that raised a false microsleep alarm; the
+    driver's own EAR baseline vetoes most of those. The weight (``runtime.fusion_cnn_weight``)
+    is chosen on the dev video by benchmarks/choose_fusion.py (best balanced accuracy among
+    weights that raise no alert there and whose blink precision is >= 0.9: a false closure
+    becomes a false alarm)."""
 
-    def __init__(self, cnn, geometric: GeometricEstimator, cnn_weight: float) -> None:
+    def __init__(
+        self,
+        cnn,
+        geometric: GeometricEstimator,
+        cnn_weight: float,
+        yawn_gate: MarGate | None = None,
+    ) -> None:
         self.cnn = cnn
         self.geometric = geometric
         self.cnn_weight = cnn_weight
+        self.yawn_gate = yawn_gate
+        self.baseline = CnnBaseline()
         self.name = f"fused({cnn.name} + geometric)"
         self.provider = cnn.provider
 
     def estimate(self, obs: FaceObservation, calibration: Calibration) -> StateProbabilities:
         c = self.cnn.estimate(obs, calibration)
         g = self.geometric.estimate(obs, calibration)
+        self.baseline.update(c.eye_closed_left, c.eye_closed_right, calibration)
+        left, right = self.baseline.adapt(c.eye_closed_left, c.eye_closed_right)
         w = self.cnn_weight
+        yawn = c.yawn
+        if self.yawn_gate is not None and obs.mar is not None:
+            yawn = self.yawn_gate.apply(c.yawn, obs.mar)
         return StateProbabilities(
-            eye_closed_left=w * c.eye_closed_left + (1 - w) * g.eye_closed_left,
-            eye_closed_right=w * c.eye_closed_right + (1 - w) * g.eye_closed_right,
-            yawn=c.yawn,
+            eye_closed_left=w * left + (1 - w) * g.eye_closed_left,
+            eye_closed_right=w * right + (1 - w) * g.eye_closed_right,
+            yawn=yawn,
             source="fused",
         )
 
     def versions(self) -> dict[str, str]:
+        gate = "none" if self.yawn_gate is None else f"MAR gate at {self.yawn_gate.center:g}"
         return {
             **self.cnn.versions(),
             "fusion": f"eyes {self.cnn_weight:g} cnn + {1 - self.cnn_weight:g} geometric",
+            "yawn_gate": gate,
         }
 
     def close(self) -> None:

@@ -1,0 +1,61 @@
+"""Learned and geometric evidence combined: the yawn MAR gate and the per-driver CNN level."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from drowsy.contracts import Calibration
+from drowsy.inference.ensemble import Ensemble
+from drowsy.inference.onnx_model import ModelError
+from drowsy.settings import Settings, apply_override
+from drowsy.state.estimator import CnnBaseline, FusedEstimator, make_estimator
+from drowsy.state.fusion import MarGate
+from tests.onnx_fixtures import write_models_dir
+
+
+def test_mar_gate_vetoes_a_closed_or_covered_mouth_and_passes_an_open_one():
+    """A sandwich in front of a closed mouth: the ensemble says yawn, the landmarks say the
+    lips are together; a wide-open mouth passes almost unchanged."""
+    gate = MarGate(0.4)
+    assert gate.apply(0.99, 0.08) < 0.01
+    assert gate.apply(0.99, 0.62) > 0.97
+    assert gate.apply(0.05, 0.7) < 0.06  # an open mouth the ensemble rejects stays rejected
+    assert gate.apply(0.9, 0.4) == pytest.approx(0.45)
+
+
+def test_driver_whose_open_eyes_score_high_is_adapted_after_calibration():
+    base = CnnBaseline()
+    calibrating, done = Calibration(), Calibration(done=True)
+    for _ in range(50):
+        base.update(0.3, 0.02, calibrating)  # glasses: the left eye reads 0.3 when open
+    base.update(0.3, 0.02, done)
+    left, right = base.adapt(0.3, 0.02)
+    assert left == pytest.approx(0.05, abs=1e-6)  # back at the ensemble's open-eye level
+    assert right == pytest.approx(0.02, abs=1e-6)  # a normal eye is untouched
+    closed_left, _ = base.adapt(0.995, 0.99)
+    assert closed_left > 0.9  # a real closure still reads closed
+    base.update(0.9, 0.9, calibrating)  # frozen after calibration
+    assert base.adapt(0.3, 0.02)[0] == pytest.approx(0.05, abs=1e-6)
+
+
+def test_yawn_gate_travels_in_ensemble_json_and_a_setting_overrides_it(tmp_path):
+    root = write_models_dir(tmp_path)
+    spec_path = root / "yawn" / "ensemble.json"
+    spec = json.loads(spec_path.read_text())
+    spec["mar_gate"] = {"center": 0.35, "softness": 0.04, "rule": "test"}
+    spec_path.write_text(json.dumps(spec))
+    settings = apply_override(Settings(), f'runtime.models_dir="{root}"')
+    settings = apply_override(settings, "runtime.estimator=fused")
+    est = make_estimator(settings)
+    assert isinstance(est, FusedEstimator) and est.yawn_gate == MarGate(0.35, 0.04)
+    assert est.versions()["yawn_gate"] == "MAR gate at 0.35"
+    off = make_estimator(apply_override(settings, "runtime.yawn_mar_gate=0"))
+    assert off.yawn_gate is None
+    moved = make_estimator(apply_override(settings, "runtime.yawn_mar_gate=0.5"))
+    assert moved.yawn_gate.center == 0.5
+    spec["mar_gate"] = {"center": "wide"}
+    spec_path.write_text(json.dumps(spec))
+    with pytest.raises(ModelError, match="malformed mar_gate"):
+        Ensemble(root / "yawn")
