@@ -33,6 +33,9 @@ def test_window_runs_a_video_and_shows_the_alert(qtbot, gui_settings, face_video
     qtbot.waitUntil(lambda: "MICROSLEEP" in window.banner.text().upper(), timeout=20000)
     assert "WARNING" in window.banner.text()
     assert len(window.plots.t) > 10
+    assert any(c == "#d98c00" for _, _, c in window.plots.spans.values())  # shaded, warning
+    window._repaint()
+    assert window.seek.value() >= 11 and window.clock.text().strip().endswith("/ 14 s")
     window._repaint()
     assert not window.video.pixmap().isNull()
     assert window.indicators["tracking"].text().startswith("good")
@@ -214,3 +217,15 @@ def test_sigterm_closes_the_monitor_and_its_session(tmp_path, face_video):
         .fetchone()
     )
     assert ended_at is not None and status == "interrupted" and "SIGTERM" in summary
+
+
+def test_model_versions_read_as_text_not_a_dict():
+    from drowsy.gui.window import describe_models
+
+    models = {"eyes": "3", "yawn": "3", "voting": "hard", "temporal": "1", "fusion": "x"}
+    assert describe_models(models, "CPUExecutionProvider") == (
+        "models: eyes v3, yawn v3 (hard voting), temporal v1 on CPU"
+    )
+    assert describe_models({"state": "geometric", "temporal": "none"}, "none") == (
+        "models: geometric estimate (no networks), no temporal model"
+    )

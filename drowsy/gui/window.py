@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt, QThread, QTimer
-from PyQt6.QtGui import QAction, QImage, QPixmap
+from PyQt6.QtCore import QSettings, Qt, QThread, QTimer
+from PyQt6.QtGui import QAction, QColor, QImage, QPixmap
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -52,36 +51,78 @@ def to_pixmap(image: np.ndarray) -> QPixmap:
     return QPixmap.fromImage(qimg.copy())
 
 
-class Plots(pg.GraphicsLayoutWidget):
-    """The last 60 s of eye closure, PERCLOS, yawn and head pose."""
+PLOT_SERIES = {  # key: (plot, label, colour)
+    "eye_closed": ("eyes", "eyes closed (p)", "#1565c0"),
+    "perclos": ("eyes", "PERCLOS", "#c62828"),
+    "yawn": ("eyes", "yawn (p)", "#2e7d32"),
+    "yaw": ("head", "yaw", "#6a1b9a"),
+    "pitch": ("head", "pitch", "#ef6c00"),
+    "drowsiness": ("temporal", "drowsiness", "#c62828"),
+    "distraction": ("temporal", "distraction", "#6a1b9a"),
+}
 
-    def __init__(self) -> None:
+
+def _legend(title: str, items: list[tuple[str, str]]) -> str:
+    """A plot title naming its curves in their colours: a legend that never covers data."""
+    names = " &nbsp; ".join(f"<span style='color:{c}'>&#9644; {n}</span>" for n, c in items)
+    return f"<span style='color:#333'>{title}</span> &nbsp; {names}"
+
+
+class Plots(pg.GraphicsLayoutWidget):
+    """The last 60 s: eye closure with the closed threshold and PERCLOS with its limit, yawn,
+    head pose, the temporal model's scores. Time axes are linked; y ranges are fixed so the
+    same height always means the same value; alerts are shaded on the time axis."""
+
+    def __init__(self, closed_threshold: float = 0.5, perclos_limit: float = 0.15) -> None:
         super().__init__()
         self.setBackground("w")
         self.t: deque[float] = deque()
-        self.series: dict[str, deque[float]] = {}
-        eyes = self.addPlot(row=0, col=0, title="eyes closed / PERCLOS / yawn")
-        eyes.setYRange(0, 1)
-        eyes.addLegend(offset=(-5, 5), colCount=3)
-        head = self.addPlot(row=1, col=0, title="head yaw / pitch (deg), last 60 s")
-        head.addLegend(offset=(-5, 5), colCount=2)
-        temporal = self.addPlot(row=2, col=0, title="temporal model: drowsiness / distraction")
-        temporal.setYRange(0, 1)
-        temporal.addLegend(offset=(-5, 5), colCount=2)
-        for plot in (eyes, head, temporal):
-            plot.setXRange(-WINDOW_S, 0)
-            plot.showGrid(x=True, y=True, alpha=0.3)
-        self.curves = {
-            "eye_closed": eyes.plot(pen=pg.mkPen("#1565c0", width=2), name="eyes closed"),
-            "perclos": eyes.plot(pen=pg.mkPen("#c62828", width=2), name="PERCLOS"),
-            "yawn": eyes.plot(pen=pg.mkPen("#2e7d32", width=1), name="yawn"),
-            "yaw": head.plot(pen=pg.mkPen("#6a1b9a", width=2), name="yaw"),
-            "pitch": head.plot(pen=pg.mkPen("#ef6c00", width=2), name="pitch"),
-            "drowsiness": temporal.plot(pen=pg.mkPen("#c62828", width=2), name="drowsiness"),
-            "distraction": temporal.plot(pen=pg.mkPen("#6a1b9a", width=2), name="distraction"),
+        self.series: dict[str, deque[float]] = {k: deque() for k in PLOT_SERIES}
+        self.spans: dict[int, tuple[float, float | None, str]] = {}  # uid: start, end, colour
+        titles = {
+            "eyes": "eyes and mouth (probability, 0-1)",
+            "head": "head pose (degrees)",
+            "temporal": "temporal model (score, 0-1)",
         }
-        for k in self.curves:
-            self.series[k] = deque()
+        self.plots: dict[str, pg.PlotItem] = {}
+        for row, (name, title) in enumerate(titles.items()):
+            items = [(lab, c) for p, lab, c in PLOT_SERIES.values() if p == name]
+            plot = self.addPlot(row=row, col=0, title=_legend(title, items))
+            plot.setXRange(-WINDOW_S, 0, padding=0)
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setMouseEnabled(x=False, y=False)
+            plot.hideButtons()
+            plot.getAxis("left").setWidth(44)
+            plot.setMinimumHeight(100)
+            self.plots[name] = plot
+        self.plots["eyes"].setYRange(-0.06, 1.06, padding=0)
+        self.plots["temporal"].setYRange(-0.06, 1.06, padding=0)
+        self.plots["head"].setYRange(-48, 48, padding=0)
+        for name in ("eyes", "head"):
+            self.plots[name].setXLink(self.plots["temporal"])
+            self.plots[name].getAxis("bottom").setStyle(showValues=False)
+        self.plots["temporal"].setLabel("bottom", "seconds before now")
+        for name, ticks in (
+            ("eyes", (0, 0.5, 1)),
+            ("temporal", (0, 0.5, 1)),
+            ("head", (-30, 0, 30)),
+        ):
+            self.plots[name].getAxis("left").setTicks([[(v, f"{v:g}") for v in ticks]])
+        dash = Qt.PenStyle.DashLine
+        self.plots["eyes"].addItem(
+            pg.InfiniteLine(
+                closed_threshold, 0, pen=pg.mkPen("#1565c0", style=dash), label="closed"
+            )
+        )
+        self.plots["eyes"].addItem(
+            pg.InfiniteLine(
+                perclos_limit, 0, pen=pg.mkPen("#c62828", style=dash), label="PERCLOS limit"
+            )
+        )
+        self.curves = {
+            k: self.plots[p].plot(pen=pg.mkPen(c, width=2)) for k, (p, _, c) in PLOT_SERIES.items()
+        }
+        self._regions: list[tuple[pg.PlotItem, pg.LinearRegionItem]] = []
 
     def add(self, r: FrameResult) -> None:
         s = r.signals
@@ -97,33 +138,65 @@ class Plots(pg.GraphicsLayoutWidget):
         self.t.append(s.timestamp_s)
         for k, v in values.items():
             self.series[k].append(np.nan if v is None else float(v))
-        while self.t and self.t[0] < s.timestamp_s - WINDOW_S:  # memory stays flat for hours
+        horizon = s.timestamp_s - WINDOW_S
+        while self.t and self.t[0] < horizon:  # memory stays flat for hours
             self.t.popleft()
             for q in self.series.values():
                 q.popleft()
+        for uid in [
+            u for u, (_, end, _) in self.spans.items() if end is not None and end < horizon
+        ]:
+            del self.spans[uid]
+
+    def alert(self, uid: int, start_s: float, end_s: float | None, colour: str) -> None:
+        """Shade an alert's time span in its level's colour (updated as it escalates and ends)."""
+        self.spans[uid] = (start_s, end_s, colour)
 
     def reset_history(self) -> None:
         """Forget the drawn history (a seek: data before it is another stretch of video).
         Not named ``clear``: pyqtgraph binds that name to the layout's own clear."""
         self.t.clear()
+        self.spans.clear()
         for q in self.series.values():
             q.clear()
         for curve in self.curves.values():
             curve.setData([], [])
+        self._draw_spans(0.0)
+
+    def _draw_spans(self, now: float) -> None:
+        for plot, region in self._regions:
+            plot.removeItem(region)
+        self._regions = []
+        for start, end, colour in self.spans.values():
+            lo, hi = start - now, (now if end is None else end) - now
+            for plot in self.plots.values():
+                brush = pg.mkBrush(QColor(colour).lighter(170))
+                region = pg.LinearRegionItem(
+                    (lo, hi), movable=False, brush=brush, pen=pg.mkPen(None)
+                )
+                region.setZValue(-10)
+                plot.addItem(region)
+                self._regions.append((plot, region))
 
     def redraw(self) -> None:
         if not self.t:
             return
-        t = np.asarray(self.t) - self.t[-1]
+        now = self.t[-1]
+        t = np.asarray(self.t) - now
         for k, curve in self.curves.items():
             curve.setData(t, np.asarray(self.series[k]), connect="finite")
+        self._draw_spans(now)
 
 
 class MonitorWindow(QMainWindow):
     def __init__(self, settings: Settings, source: str | None = None) -> None:
         super().__init__()
         self.setWindowTitle("drowsy - driver monitor")
-        self.resize(1280, 800)
+        self.setMinimumSize(960, 640)  # fits a 1024x768 screen with its panels
+        screen = self.screen().availableGeometry() if self.screen() else None
+        width = 1280 if screen is None else min(1280, screen.width())
+        height = 800 if screen is None else min(800, screen.height())
+        self.resize(max(960, width), max(640, height))
         self.settings = settings
         self.source_spec = source
         self.latest: FrameResult | None = None
@@ -134,6 +207,7 @@ class MonitorWindow(QMainWindow):
         self.info: dict = {}
         self.thread: QThread | None = None
         self.alarm = Alarm()
+        self.duration_s = 0.0
         self._alarm_level: AlertLevel | None = None
         self._sound_note_shown = False
         self.board = ActiveAlertBoard()
@@ -145,6 +219,9 @@ class MonitorWindow(QMainWindow):
         self.timer = QTimer(self)  # repaint at 20 Hz, whatever the frame rate
         self.timer.timeout.connect(self._repaint)
         self.timer.start(50)
+        geometry = QSettings("drowsy", "monitor").value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
         self.start(source)
 
     # ---------------------------------------------------------------------------- layout
@@ -156,6 +233,10 @@ class MonitorWindow(QMainWindow):
         self.log_view = LogView(self.settings)
         tabs.addTab(self.log_view, "Alert log")
         tabs.currentChanged.connect(lambda i: i == 1 and self.log_view.refresh())
+        self.tabs = tabs
+        self.log_timer = QTimer(self)  # the open log tab follows new and ending alerts
+        self.log_timer.timeout.connect(lambda: tabs.currentIndex() == 1 and self.log_view.refresh())
+        self.log_timer.start(2000)
 
         self.banner = QLabel("no alerts")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -174,7 +255,7 @@ class MonitorWindow(QMainWindow):
 
         self.video = QLabel("starting...")
         self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.video.setMinimumSize(480, 360)
+        self.video.setMinimumSize(320, 240)
         self.video.setStyleSheet("background:#111; color:#ddd;")
 
         self.indicators: dict[str, QLabel] = {}
@@ -185,11 +266,13 @@ class MonitorWindow(QMainWindow):
             grid.addWidget(self.indicators[name], i, 1)
         self.gradcam = QLabel("Grad-CAM of the latest alert appears here")
         self.gradcam.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.gradcam.setMinimumHeight(200)
+        self.gradcam.setMinimumHeight(100)
         self.gradcam.setWordWrap(True)
         side = QVBoxLayout()
         side.addLayout(grid)
-        side.addWidget(QLabel("<b>Why: latest alert</b>"))
+        self.why = QLabel("<b>Why:</b> no alert explained yet")
+        self.why.setWordWrap(True)
+        side.addWidget(self.why)
         side.addWidget(self.gradcam, 1)
         side_w = QWidget()
         side_w.setLayout(side)
@@ -198,11 +281,13 @@ class MonitorWindow(QMainWindow):
         top.addWidget(self.video)
         top.addWidget(side_w)
         top.setSizes([800, 480])
-        self.plots = Plots()
+        self.plots = Plots(
+            self.settings.signals.closed_threshold, self.settings.alerts.perclos_threshold
+        )
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(top)
         body.addWidget(self.plots)
-        body.setSizes([420, 400])
+        body.setSizes([330, 470])
 
         controls = QHBoxLayout()
         self.play = QPushButton("Pause")
@@ -222,6 +307,9 @@ class MonitorWindow(QMainWindow):
         controls.addWidget(self.speed)
         controls.addWidget(QLabel("seek (s)"))
         controls.addWidget(self.seek, 1)
+        self.clock = QLabel("")
+        self.clock.setMinimumWidth(110)
+        controls.addWidget(self.clock)
         for label, attr in (
             ("landmarks", "landmarks"),
             ("crops", "crops"),
@@ -291,6 +379,7 @@ class MonitorWindow(QMainWindow):
         self.worker = self.thread = None
 
     def closeEvent(self, event) -> None:
+        QSettings("drowsy", "monitor").setValue("geometry", self.saveGeometry())
         self.timer.stop()
         self.stop()
         self.alarm.stop()
@@ -304,17 +393,36 @@ class MonitorWindow(QMainWindow):
         self._last_t = r.signals.timestamp_s
         self.latest = r
         self.plots.add(r)
-        for exp in r.explanations.values():
+        by_uid = {u.alert.uid: u.alert for u in r.updates}
+        for uid, exp in r.explanations.items():
             self.latest_alert_images = exp.images
+            self._explain_title(by_uid.get(uid), exp.moment)
         for u in r.updates:
             att = u.alert.evidence.get("attention")
             if u.action is AlertAction.RAISED and att:
                 self.latest_alert_images = {"attention": attention_strip(att)}
+                self._explain_title(u.alert, "attention")
+
+    def _explain_title(self, alert, stage: str) -> None:
+        if alert is None:
+            return
+        what = {
+            "raise": "the frame that raised it",
+            "peak": "its strongest frame",
+            "attention": "when in the last 20 s the evidence was",
+        }.get(stage, stage)
+        self.why.setText(
+            f"<b>Why: {alert.kind.replace('_', ' ')}</b> at {alert.start_s:.1f} s "
+            f"({alert.level}) - {what}; red = what the networks looked at"
+        )
 
     def _on_alert_updates(self, updates: list) -> None:
         """The banner and the alarm follow the board: the most severe alert still in force,
         never just the newest update."""
         change = self.board.apply(updates)
+        for u in updates:
+            a = u.alert
+            self.plots.alert(a.uid, a.start_s, a.end_s, LEVEL_COLOURS[a.level])
         for a in change.ended:
             closure = a.evidence.get("closure_s")
             what = f"eyes closed {closure:.2f} s" if closure else f"{a.duration_s():.1f} s"
@@ -370,6 +478,7 @@ class MonitorWindow(QMainWindow):
 
     def _on_source(self, label: str, live: bool, duration_s: float) -> None:
         self.setWindowTitle(f"drowsy - {label}")
+        self.duration_s = duration_s
         if duration_s > 0:
             self.seek.setRange(0, int(duration_s))
         for w in (self.play, self.speed, self.seek):
@@ -470,9 +579,30 @@ class MonitorWindow(QMainWindow):
                 )
         total = sum(r.timings_ms.values())
         self.status_label.setText(
-            f"{self.fps:4.1f} fps | {total:5.1f} ms/frame | provider {self.info.get('provider')}"
-            f" | models {json.dumps(self.info.get('models', {}))}"
+            f"{self.fps:4.1f} fps | {total:5.1f} ms/frame | "
+            f"{describe_models(self.info.get('models', {}), self.info.get('provider'))}"
         )
+        t = r.frame.timestamp_s
+        if self.seek.isEnabled() and not self.seek.isSliderDown():
+            self.seek.setValue(int(t))
+        total_s = f" / {self.duration_s:.0f} s" if self.duration_s else " s"
+        self.clock.setText(f"{t:6.1f}{total_s}")
+
+
+def describe_models(models: dict[str, str], provider: str | None) -> str:
+    """Model versions for people: 'eyes v3, yawn v3 (hard voting), temporal v1 on CPU'."""
+    if not models:
+        return "models: -"
+    if models.get("state") == "geometric":
+        text = "geometric estimate (no networks)"
+    else:
+        text = f"eyes v{models.get('eyes', '?')}, yawn v{models.get('yawn', '?')}"
+        if models.get("voting"):
+            text += f" ({models['voting']} voting)"
+    temporal = models.get("temporal", "none")
+    text += ", no temporal model" if temporal == "none" else f", temporal v{temporal}"
+    where = (provider or "").replace("ExecutionProvider", "")
+    return f"models: {text}" + (f" on {where}" if where and where != "none" else "")
 
 
 def list_cameras(max_index: int = 4) -> list[int]:
