@@ -46,7 +46,9 @@ def test_window_runs_a_video_and_shows_the_alert(qtbot, gui_settings, face_video
     ]
     assert "microsleep" in kinds
     window.log_view.table.selectRow(kinds.index("microsleep"))
-    assert '"kind": "microsleep"' in window.log_view.details.toPlainText()
+    details = window.log_view.details.toPlainText()
+    assert details.startswith("microsleep (warning)") and "lasted" in details
+    assert "peak: closure_s" in details and "1.6000" not in details  # rounded for people
     out = tmp_path / "alerts.json"
     window.log_view.export("json", str(out))
     assert out.read_text().count("microsleep") == 1
@@ -217,6 +219,25 @@ def test_sigterm_closes_the_monitor_and_its_session(tmp_path, face_video):
         .fetchone()
     )
     assert ended_at is not None and status == "interrupted" and "SIGTERM" in summary
+
+
+def test_lost_camera_is_shown_in_the_video_pane(qtbot, gui_settings, face_video):
+    window = MonitorWindow(gui_settings, str(face_video))
+    qtbot.addWidget(window)
+    window._on_status("camera 0 lost (unplugged?); retrying every 2 s (attempt 3)")
+    window._repaint()
+    assert window.video.text().startswith("NOT MONITORING") and "attempt 3" in window.video.text()
+    window._on_status("camera 0 is back after 6 s")
+    assert window.source_problem is None
+    window.close()
+
+
+def test_settings_labels_have_units():
+    from drowsy.gui.settings_dialog import human_name
+
+    assert human_name("microsleep_s") == "microsleep (s)"
+    assert human_name("yaw_limit_deg") == "yaw limit (degrees)"
+    assert human_name("perclos_threshold") == "perclos threshold"
 
 
 def test_model_versions_read_as_text_not_a_dict():

@@ -22,9 +22,15 @@ def run_monitor(
 
     qInstallMessageHandler(_qt_messages)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    holder: dict = {}
+    _close_on_signals(app, holder)  # before the window starts its session
     window = MonitorWindow(settings, source)
+    holder["window"] = window
     window.show()
-    _close_on_signals(app, window)
+    if "signal" in holder:  # it came while the window was being built
+        window.stop_reason = holder["signal"]
+        window.close()
+        return 0
     if exit_after is not None:
 
         def leave() -> None:
@@ -41,7 +47,7 @@ def run_monitor(
     return 0 if code == 0 else 1
 
 
-def _close_on_signals(app, window) -> None:
+def _close_on_signals(app, holder: dict) -> None:
     """SIGTERM (``systemctl stop``) and SIGINT close the window like the user would: the
     worker finishes the session (alerts ended, ``ended_at`` written). Qt's event loop does not
     run Python code by itself, so a timer wakes the interpreter to notice the signal."""
@@ -50,13 +56,16 @@ def _close_on_signals(app, window) -> None:
     from PyQt6.QtCore import QTimer
 
     def handler(signum: int, _frame: object) -> None:
-        window.stop_reason = signal.Signals(signum).name
-        window.close()
+        holder["signal"] = signal.Signals(signum).name
+        window = holder.get("window")
+        if window is not None:
+            window.stop_reason = signal.Signals(signum).name
+            window.close()
         app.quit()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, handler)
-    timer = QTimer(window)
+    timer = QTimer(app)
     timer.timeout.connect(lambda: None)
     timer.start(200)
 

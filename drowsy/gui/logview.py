@@ -3,8 +3,6 @@ and export to CSV/JSON."""
 
 from __future__ import annotations
 
-import json
-
 import cv2
 import numpy as np
 from PyQt6.QtCore import Qt
@@ -61,6 +59,7 @@ class LogView(QWidget):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.itemSelectionChanged.connect(self.show_details)
+        self.table.verticalHeader().setVisible(False)  # the id column already numbers rows
         self.details = QTextEdit()
         self.details.setReadOnly(True)
         self.images = QLabel()
@@ -71,6 +70,7 @@ class LogView(QWidget):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.details)
         right.addWidget(scroll)
+        right.setSizes([180, 520])
         split = QSplitter()
         split.addWidget(self.table)
         split.addWidget(right)
@@ -110,12 +110,14 @@ class LogView(QWidget):
         for i, row in enumerate(self.rows):
             for j, col in enumerate(COLUMNS):
                 value = row.get(col)
-                text = (
-                    f"{value:.2f}"
-                    if isinstance(value, float)
-                    else ("" if value is None else str(value))
-                )
+                if col == "duration_s" and value is None:
+                    text = "active"
+                elif isinstance(value, float):
+                    text = f"{value:.2f}"
+                else:
+                    text = "" if value is None else str(value)
                 self.table.setItem(i, j, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
         self.message.setText(f"{len(self.rows)} alerts in {default_log_path(self.settings)}")
 
     def show_details(self) -> None:
@@ -131,7 +133,7 @@ class LogView(QWidget):
         if alert is None:
             return
         images = alert.pop("images")
-        self.details.setPlainText(json.dumps(alert, indent=2))
+        self.details.setPlainText(describe_alert(alert))
         decoded = [
             cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR) for png in images.values()
         ]
@@ -163,3 +165,28 @@ class LogView(QWidget):
             self.message.setText(f"exported {len(self.rows)} alerts to {path}")
         except OSError as exc:
             self.message.setText(f"cannot write {path}: {exc.strerror}")
+
+
+def _num(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list):
+        return (
+            "[" + ", ".join(_num(v) for v in value[:8]) + (", ..." if len(value) > 8 else "") + "]"
+        )
+    return str(value)
+
+
+def describe_alert(a: dict) -> str:
+    """One alert for a person: what, when, how long, its peak values and evidence, rounded."""
+    lasted = "still active" if a.get("duration_s") is None else f"lasted {a['duration_s']:.2f} s"
+    lines = [
+        f"{a['kind'].replace('_', ' ')} ({a['level']}) - alert {a['id']}, session "
+        f"{a['session_id']}, {a.get('source', '')}",
+        f"raised {a['raised_at']} (UTC), at {a['start_s']:.2f} s of video, {lasted}",
+    ]
+    if a.get("peak"):
+        lines.append("peak: " + ", ".join(f"{k} {_num(v)}" for k, v in a["peak"].items()))
+    if a.get("evidence"):
+        lines.append("evidence: " + ", ".join(f"{k} {_num(v)}" for k, v in a["evidence"].items()))
+    return "\n".join(lines)

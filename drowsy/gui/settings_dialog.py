@@ -20,6 +20,16 @@ from PyQt6.QtWidgets import (
 from drowsy.errors import UserError
 from drowsy.settings import Settings, apply_overrides, save_settings
 
+UNITS = {"_s": "s", "_deg": "degrees", "_px": "px"}
+
+
+def human_name(name: str) -> str:
+    """``microsleep_s`` -> ``microsleep (s)``; ``yaw_limit_deg`` -> ``yaw limit (degrees)``."""
+    for suffix, unit in UNITS.items():
+        if name.endswith(suffix):
+            return f"{name[: -len(suffix)].replace('_', ' ')} ({unit})"
+    return name.replace("_", " ")
+
 
 class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, parent=None) -> None:
@@ -34,9 +44,20 @@ class SettingsDialog(QDialog):
             for name, value in values.items():
                 edit = QLineEdit(json.dumps(value) if not isinstance(value, str) else value)
                 info = type(model).model_fields[name]
+                label = QLabel(human_name(name))
+                label.setToolTip(f"{section}.{name}")
                 if info.description:
                     edit.setToolTip(info.description)
-                form.addRow(name, edit)
+                    help_text = QLabel(info.description)
+                    help_text.setWordWrap(True)
+                    help_text.setStyleSheet("color:#666; font-size:11px;")
+                    box = QVBoxLayout()
+                    box.setSpacing(1)
+                    box.addWidget(edit)
+                    box.addWidget(help_text)
+                    form.addRow(label, box)
+                else:
+                    form.addRow(label, edit)
                 self.fields[f"{section}.{name}"] = edit
             page = QWidget()
             page.setLayout(form)

@@ -214,6 +214,7 @@ class MonitorWindow(QMainWindow):
         self.last_ended: str = ""
         self.open_error: str | None = None
         self.stop_reason = "closed"  # or the signal that closed the window
+        self.source_problem: str | None = None  # a lost camera being retried
         self.overlay_opts = OverlayOptions()
         self._build()
         self.timer = QTimer(self)  # repaint at 20 Hz, whatever the frame rate
@@ -470,6 +471,10 @@ class MonitorWindow(QMainWindow):
 
     def _on_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 10000)
+        if " lost (" in text:  # the session runner is retrying the camera: say so where it was
+            self.source_problem = text
+        elif "is back" in text:
+            self.source_problem = None
         if self.board.top is None:
             self.banner.setText(text)
 
@@ -531,6 +536,9 @@ class MonitorWindow(QMainWindow):
 
     # -------------------------------------------------------------------------- repaint
     def _repaint(self) -> None:
+        if self.source_problem:
+            self.video.setText(f"NOT MONITORING\n{self.source_problem}")
+            return
         r = self.latest
         if r is None:
             return
