@@ -201,17 +201,22 @@ def test_sigterm_closes_the_monitor_and_its_session(tmp_path, face_video):
         text=True,
         env=env,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if (
-            log.exists()
-            and sqlite3.connect(log).execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
-        ):
-            break
-        time.sleep(0.1)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=60)
+
+    def started() -> bool:
+        try:
+            return bool(sqlite3.connect(log).execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+        except sqlite3.Error:  # not created yet
+            return False
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (log.exists() and started()):
+            time.sleep(0.1)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never leave a monitor running after a failed check
     assert proc.returncode == 0 and "Traceback" not in stderr, stderr
     ended_at, status, summary = (
         sqlite3.connect(log)

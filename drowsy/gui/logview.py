@@ -3,6 +3,9 @@ and export to CSV/JSON."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import cv2
 import numpy as np
 from PyQt6.QtCore import Qt
@@ -29,6 +32,16 @@ from drowsy.errors import UserError
 from drowsy.settings import Settings, default_log_path
 
 COLUMNS = ("id", "session_id", "raised_at", "level", "kind", "start_s", "duration_s", "source")
+HEADERS = (
+    "id",
+    "session",
+    "raised (local time)",
+    "level",
+    "kind",
+    "at (s)",
+    "lasted (s)",
+    "source",
+)
 
 
 class LogView(QWidget):
@@ -55,7 +68,7 @@ class LogView(QWidget):
             filters.addWidget(w)
         filters.addStretch(1)
         self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setHorizontalHeaderLabels(HEADERS)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.itemSelectionChanged.connect(self.show_details)
@@ -112,6 +125,12 @@ class LogView(QWidget):
                 value = row.get(col)
                 if col == "duration_s" and value is None:
                     text = "active"
+                elif col == "raised_at":
+                    text = local_time(str(value))
+                elif col == "kind":
+                    text = str(value).replace("_", " ")
+                elif col == "source":
+                    text = Path(str(value)).name or str(value)
                 elif isinstance(value, float):
                     text = f"{value:.2f}"
                 else:
@@ -165,6 +184,14 @@ class LogView(QWidget):
             self.message.setText(f"exported {len(self.rows)} alerts to {path}")
         except OSError as exc:
             self.message.setText(f"cannot write {path}: {exc.strerror}")
+
+
+def local_time(iso_utc: str) -> str:
+    """The log stores UTC; people read their own clock."""
+    try:
+        return datetime.fromisoformat(iso_utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso_utc
 
 
 def _num(value: object) -> str:

@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 )
 
 from drowsy.alerts.board import ActiveAlertBoard
+from drowsy.alerts.reasons import reason
 from drowsy.contracts import AlertAction, AlertLevel
 from drowsy.gui.alarm import Alarm
 from drowsy.gui.logview import LogView
@@ -413,8 +414,9 @@ class MonitorWindow(QMainWindow):
             "attention": "when in the last 20 s the evidence was",
         }.get(stage, stage)
         self.why.setText(
-            f"<b>Why: {alert.kind.replace('_', ' ')}</b> at {alert.start_s:.1f} s "
-            f"({alert.level}) - {what}; red = what the networks looked at"
+            f"<b>Why: {alert.kind.replace('_', ' ')}</b> ({alert.level}) at "
+            f"{alert.start_s:.1f} s: {reason(alert, self.settings.alerts)}. Images: {what}"
+            + ("; red = where the networks looked" if stage != "attention" else "")
         )
 
     def _on_alert_updates(self, updates: list) -> None:
@@ -441,7 +443,8 @@ class MonitorWindow(QMainWindow):
             more = len(self.board.active) - 1
             extra = f"  (+{more} more active)" if more else ""
             kind = top.kind.replace("_", " ")
-            self.banner.setText(f"{top.level.upper()}: {kind} since {top.start_s:.1f} s{extra}")
+            why = reason(top, self.settings.alerts)
+            self.banner.setText(f"{top.level.upper()}: {kind} - {why}{extra}")
             self.banner.setStyleSheet(
                 f"background:{LEVEL_COLOURS[top.level]}; color:white; font-size:20px;"
                 " font-weight:bold; padding:8px;"
