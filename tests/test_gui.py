@@ -255,3 +255,49 @@ def test_model_versions_read_as_text_not_a_dict():
     assert describe_models({"state": "geometric", "temporal": "none"}, "none") == (
         "models: geometric estimate (no networks), no temporal model"
     )
+
+
+def test_every_control_fits_a_1024x768_screen(qtbot, gui_settings, face_video):
+    from PyQt6.QtCore import QPoint, QRect
+
+    window = MonitorWindow(gui_settings, str(face_video))
+    qtbot.addWidget(window)
+    window.resize(1024, 740)  # a 1024x768 screen less a panel
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.latest is not None, timeout=15000)
+    inside = QRect(0, 0, window.width(), window.height())
+    controls = [
+        window.banner,
+        window.ack,
+        window.video,
+        window.play,
+        window.speed,
+        window.seek,
+        window.clock,
+        window.why,
+        window.plots,
+        window.status_label,
+        *window.indicators.values(),
+    ]
+    for w in controls:
+        top_left = w.mapTo(window, QPoint(0, 0))
+        rect = QRect(top_left, w.size())
+        assert w.isVisible() and inside.contains(rect), (w, rect, inside)
+    heights = [p.height() for p in window.plots.plots.values()]
+    assert min(heights) >= 90  # plots a person can read, not 30 px strips
+    window.close()
+
+
+def test_open_log_tab_follows_alerts_live(qtbot, gui_settings, face_video):
+    """Before: the tab showed what was there when it was opened (an ended alert 'active')."""
+    window = MonitorWindow(gui_settings, str(face_video))
+    qtbot.addWidget(window)
+    window.worker.speed = 4.0
+    window.tabs.setCurrentIndex(1)
+    table = window.log_view.table
+    qtbot.waitUntil(lambda: table.rowCount() >= 1, timeout=30000)  # no click on Refresh
+    qtbot.waitUntil(lambda: window.thread is None or window.thread.isFinished(), timeout=30000)
+    qtbot.waitUntil(lambda: table.item(0, 6).text() not in ("", "active"), timeout=5000)
+    assert float(table.item(0, 6).text()) > 0.5  # the ended alert's duration, rounded
+    window.close()
