@@ -3,6 +3,7 @@ and export to CSV/JSON."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -117,8 +118,12 @@ class LogView(QWidget):
         db = self._open()
         if db is None:
             return
-        with db:
-            self.rows = db.alerts(self._filter())
+        try:
+            with db:
+                self.rows = db.alerts(self._filter())
+        except sqlite3.Error as exc:  # being created or written right now: next refresh
+            self.message.setText(f"alert log busy ({exc}); retrying")
+            return
         self.table.setRowCount(len(self.rows))
         for i, row in enumerate(self.rows):
             for j, col in enumerate(COLUMNS):
@@ -147,8 +152,12 @@ class LogView(QWidget):
         db = self._open()
         if db is None:
             return
-        with db:
-            alert = db.alert(alert_id)
+        try:
+            with db:
+                alert = db.alert(alert_id)
+        except sqlite3.Error as exc:
+            self.message.setText(f"alert log busy ({exc}); try again")
+            return
         if alert is None:
             return
         images = alert.pop("images")
