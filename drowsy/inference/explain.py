@@ -38,9 +38,14 @@ class Explanation:
     member_probs: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
+REGION_WORDS = {"left_eye": "left eye", "right_eye": "right eye", "mouth": "mouth"}
+
+
 def _label(img: np.ndarray, text: str) -> np.ndarray:
+    """A tile with its caption on a dark band, large enough to read at a glance."""
     img = cv2.resize(img, (PANEL, PANEL), interpolation=cv2.INTER_NEAREST)
-    cv2.putText(img, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.rectangle(img, (0, 0), (PANEL, 22), (30, 30, 30), -1)
+    cv2.putText(img, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     return img
 
 
@@ -90,11 +95,11 @@ class Explainer:
             for i, region in enumerate(regions):
                 crop = crops[i]
                 tiles = [
-                    _label(crop.copy(), region),
-                    _label(overlay(crop, combined[i]), "ensemble"),
+                    _label(crop.copy(), REGION_WORDS.get(region, region)),
+                    _label(overlay(crop, combined[i]), "all networks"),
                 ]
-                for m, heat, p in zip(ens.members, heats, probs, strict=True):
-                    tiles.append(_label(overlay(crop, heat[i]), f"{m.info.member[:12]} {p[i]:.2f}"))
+                for k, (heat, p) in enumerate(zip(heats, probs, strict=True), start=1):
+                    tiles.append(_label(overlay(crop, heat[i]), f"network {k}: {p[i]:.0%}"))
                 images[f"{moment}_gradcam_{region}"] = np.hstack(tiles)
                 member_probs[region] = {
                     m.info.member: round(float(p[i]), 4)
