@@ -71,3 +71,17 @@ def face_images():
 
     cast = actor(None)
     return cast.open_eyes.image, cast.closed_eyes.image
+
+
+def spawn_analyze(video: Path, out: Path, log: Path, *extra: str):
+    """A real `drowsy analyze` in a child process (to be signalled or killed by a test)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "drowsy", "analyze", str(video), "--out", str(out)]
+    return subprocess.Popen(
+        [*cmd, "--log", str(log), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 
 from drowsy.scenario.render import render
 from drowsy.scenario.script import Event, Script
+from tests.helpers import spawn_analyze
 
 
 def count_alerts(path) -> list[tuple]:
@@ -32,22 +31,7 @@ def test_sigkill_mid_run_keeps_every_raised_alert(tmp_path, sample_cache):
     script = Script(events=events, duration_s=190, fps=10, size=(320, 240))
     video = render(script, sample_cache / "away.avi")
     log = tmp_path / "log.sqlite"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "drowsy",
-            "analyze",
-            str(video),
-            "--out",
-            str(tmp_path / "o"),
-            "--log",
-            str(log),
-            "--quiet",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = spawn_analyze(video, tmp_path / "o", log, "--quiet")
     deadline = time.monotonic() + 120
     seen: list[tuple] = []
     while time.monotonic() < deadline and proc.poll() is None:

@@ -16,7 +16,7 @@ import pytest
 
 from drowsy.alertlog import AlertLog
 from drowsy.contracts import Alert, AlertKind, AlertLevel
-from tests.helpers import write_video
+from tests.helpers import spawn_analyze, write_video
 
 
 @pytest.fixture(scope="module")
@@ -34,22 +34,7 @@ def long_video(face_video, tmp_path_factory) -> Path:
 
 
 def start_analyze(video: Path, out: Path, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "drowsy",
-            "analyze",
-            str(video),
-            "--out",
-            str(out),
-            "--log",
-            str(log),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_analyze(video, out, log)
     csv = out / video.stem / "frames.csv"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
