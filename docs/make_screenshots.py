@@ -1,0 +1,70 @@
+"""Screenshots of the monitor for the README, taken from a real window (run under Xvfb).
+
+    xvfb-run -a -s "-screen 0 1366x800x24" .venv/bin/python docs/make_screenshots.py docs/
+
+Plays the built-in demo at 4x with the shipped models and saves, while the sleep alert of the
+demo's long closure is in force (banner, Grad-CAM of the frame that raised it, shaded plots),
+``monitor.png``; then the alert log tab with that alert selected, ``monitor-log.png``.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import QApplication
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from drowsy.gui.window import MonitorWindow  # noqa: E402
+from drowsy.settings import Settings  # noqa: E402
+
+
+def main() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    app = QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings()
+        settings.log.path = str(Path(tmp) / "alerts.sqlite")
+        window = MonitorWindow(settings, "demo")
+        window.show()
+        window.worker.speed = 4.0
+        state = {"shot": False}
+
+        def poll() -> None:
+            top = window.board.top
+            sleeping = top is not None and top.kind == "sleep"
+            if not state["shot"] and sleeping and window.latest_alert_images:
+                QTimer.singleShot(700, shoot)
+                state["shot"] = True
+
+        def shoot() -> None:
+            window._repaint()
+            window.grab().save(str(out / "monitor.png"))
+            window.tabs.setCurrentIndex(1)
+            window.log_view.refresh()
+            table = window.log_view.table
+            kinds = [table.item(i, 4).text() for i in range(table.rowCount())]
+            if "sleep" in kinds:
+                table.selectRow(kinds.index("sleep"))
+            QTimer.singleShot(500, finish)
+
+        def finish() -> None:
+            window.grab().save(str(out / "monitor-log.png"))
+            window.close()
+            app.quit()
+
+        timer = QTimer()
+        timer.timeout.connect(poll)
+        timer.start(50)
+        QTimer.singleShot(120_000, app.quit)  # never hang
+        app.exec()
+    print(f"saved {out / 'monitor.png'} and {out / 'monitor-log.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
