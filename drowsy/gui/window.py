@@ -237,7 +237,7 @@ class MonitorWindow(QMainWindow):
         tabs.currentChanged.connect(lambda i: i == 1 and self.log_view.refresh())
         self.tabs = tabs
         self.log_timer = QTimer(self)  # the open log tab follows new and ending alerts
-        self.log_timer.timeout.connect(lambda: tabs.currentIndex() == 1 and self.log_view.refresh())
+        self.log_timer.timeout.connect(self._refresh_open_log)
         self.log_timer.start(2000)
 
         self.banner = QLabel("no alerts")
@@ -362,7 +362,9 @@ class MonitorWindow(QMainWindow):
         self.worker.alert_updates.connect(self._on_alert_updates)
         self.worker.open_failed.connect(self._on_open_failed)
         self.worker.fault.connect(self._on_fault)
-        self.worker.segment.connect(lambda _t: self.plots.reset_history())
+        # bound methods, not lambdas: Qt drops a bound slot when the window is destroyed, while a
+        # queued lambda from the worker thread would run on a deleted window (a crash)
+        self.worker.segment.connect(self._on_segment)
         self.worker.status.connect(self._on_status)
         self.worker.failed.connect(self._on_failed)
         self.worker.source_opened.connect(self._on_source)
@@ -459,6 +461,13 @@ class MonitorWindow(QMainWindow):
                 if self.alarm.unavailable and not self._sound_note_shown:
                     self._sound_note_shown = True
                     self.statusBar().showMessage("sound unavailable: visual alerts only", 8000)
+
+    def _on_segment(self, _start_s: float) -> None:
+        self.plots.reset_history()
+
+    def _refresh_open_log(self) -> None:
+        if self.tabs.currentIndex() == 1:
+            self.log_view.refresh()
 
     def _on_open_failed(self, text: str) -> None:
         self.open_error = text
