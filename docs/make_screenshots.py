@@ -38,7 +38,7 @@ def main() -> int:
             top = window.board.top
             sleeping = top is not None and top.kind == "sleep"
             if not state["shot"] and sleeping and window.latest_alert_images:
-                QTimer.singleShot(700, shoot)
+                QTimer.singleShot(150, shoot)
                 state["shot"] = True
 
         def shoot() -> None:

@@ -248,9 +248,9 @@ def test_settings_labels_have_units():
 def test_model_versions_read_as_text_not_a_dict():
     from drowsy.gui.window import describe_models
 
-    models = {"eyes": "3", "yawn": "3", "voting": "hard", "temporal": "1", "fusion": "x"}
+    models = {"eyes": "2", "yawn": "3", "voting": "eyes hard, yawn soft", "temporal": "1"}
     assert describe_models(models, "CPUExecutionProvider") == (
-        "models: eyes v3, yawn v3 (hard voting), temporal v1 on CPU"
+        "models: eyes v2, yawn v3 (voting: eyes hard, yawn soft), temporal v1 on CPU"
     )
     assert describe_models({"state": "geometric", "temporal": "none"}, "none") == (
         "models: geometric estimate (no networks), no temporal model"

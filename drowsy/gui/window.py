@@ -618,7 +618,7 @@ def describe_models(models: dict[str, str], provider: str | None) -> str:
     else:
         text = f"eyes v{models.get('eyes', '?')}, yawn v{models.get('yawn', '?')}"
         if models.get("voting"):
-            text += f" ({models['voting']} voting)"
+            text += f" (voting: {models['voting']})"
     temporal = models.get("temporal", "none")
     text += ", no temporal model" if temporal == "none" else f", temporal v{temporal}"
     where = (provider or "").replace("ExecutionProvider", "")

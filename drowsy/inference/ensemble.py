@@ -119,7 +119,11 @@ class CnnEstimator:
         )
 
     def versions(self) -> dict[str, str]:
-        return {"eyes": self.eyes.version, "yawn": self.yawn.version, "voting": self.eyes.voting}
+        return {
+            "eyes": self.eyes.version,
+            "yawn": self.yawn.version,
+            "voting": f"eyes {self.eyes.voting}, yawn {self.yawn.voting}",
+        }
 
     def close(self) -> None:
         self.last = {}
