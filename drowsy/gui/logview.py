@@ -3,6 +3,7 @@ and export to CSV/JSON."""
 
 from __future__ import annotations
 
+import html
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QImage, QPixmap
 from PyQt6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -78,6 +80,8 @@ class LogView(QWidget):
         self.details.setReadOnly(True)
         self.images = QLabel()
         self.images.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.images.setToolTip("click to enlarge")
+        self.images.mousePressEvent = lambda _e: self.enlarge()
         scroll = QScrollArea()
         scroll.setWidget(self.images)
         scroll.setWidgetResizable(True)
@@ -161,7 +165,7 @@ class LogView(QWidget):
         if alert is None:
             return
         images = alert.pop("images")
-        self.details.setPlainText(describe_alert(alert))
+        self.details.setHtml(evidence_table(alert))
         decoded = [
             cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR) for png in images.values()
         ]
@@ -181,6 +185,22 @@ class LogView(QWidget):
             )
         else:
             self.images.setText("no images stored for this alert")
+
+    def enlarge(self) -> None:
+        """The alert's images at full size in their own window."""
+        pix = self.images.pixmap()
+        if pix is None or pix.isNull():
+            return
+        dialog = QDialog(self)
+        dialog.setWindowTitle("alert images")
+        label = QLabel()
+        label.setPixmap(pix)
+        scroll = QScrollArea()
+        scroll.setWidget(label)
+        QVBoxLayout(dialog).addWidget(scroll)
+        dialog.resize(min(pix.width() + 40, 1600), min(pix.height() + 40, 1000))
+        dialog.show()
+        self._enlarged = dialog
 
     def export(self, fmt: str, path: str | None = None) -> None:
         if path is None:
@@ -226,3 +246,15 @@ def describe_alert(a: dict) -> str:
     if a.get("evidence"):
         lines.append("evidence: " + ", ".join(f"{k} {_num(v)}" for k, v in a["evidence"].items()))
     return "\n".join(lines)
+
+
+def evidence_table(a: dict) -> str:
+    """The alert's summary line and its peak values and evidence as a table (HTML)."""
+    head, when, *_ = describe_alert(a).split("\n")
+    rows = [("peak " + k, _num(v)) for k, v in a.get("peak", {}).items()]
+    rows += [(k, _num(v)) for k, v in a.get("evidence", {}).items()]
+    cells = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return (
+        f"<b>{html.escape(head)}</b><br>{html.escape(when)}"
+        f"<table border='1' cellspacing='0' cellpadding='3'>{cells}</table>"
+    )

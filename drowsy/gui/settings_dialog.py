@@ -31,6 +31,18 @@ def human_name(name: str) -> str:
     return name.replace("_", " ")
 
 
+def value_range(info) -> str:
+    """The field's bounds from the settings model, as "range: > 0, <= 1"."""
+    signs = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+    parts = [
+        f"{sign} {getattr(m, attr):g}"
+        for m in info.metadata
+        for attr, sign in signs.items()
+        if getattr(m, attr, None) is not None
+    ]
+    return "range: " + ", ".join(parts) if parts else ""
+
+
 class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, parent=None) -> None:
         super().__init__(parent)
@@ -46,9 +58,11 @@ class SettingsDialog(QDialog):
                 info = type(model).model_fields[name]
                 label = QLabel(human_name(name))
                 label.setToolTip(f"{section}.{name}")
-                if info.description:
-                    edit.setToolTip(info.description)
-                    help_text = QLabel(info.description)
+                limits = value_range(info)
+                if info.description or limits:
+                    text = "; ".join(t for t in (info.description, limits) if t)
+                    edit.setToolTip(text)
+                    help_text = QLabel(text)
                     help_text.setWordWrap(True)
                     help_text.setStyleSheet("color:#666; font-size:11px;")
                     box = QVBoxLayout()
