@@ -305,3 +305,27 @@ def test_open_log_tab_follows_alerts_live(qtbot, gui_settings, face_video):
     qtbot.waitUntil(lambda: table.item(0, 6).text() not in ("", "active"), timeout=5000)
     assert float(table.item(0, 6).text()) > 0.5  # the ended alert's duration, rounded
     window.close()
+
+
+def test_banner_and_alarm_follow_the_most_severe_alert_in_force(qtbot, gui_settings, face_video):
+    """The demo's case: a critical temporal alert stays on the banner (and the alarm keeps
+    sounding) while a long distraction is raised and ends inside it."""
+    from drowsy.contracts import Alert, AlertAction, AlertKind, AlertLevel, AlertUpdate
+
+    window = MonitorWindow(gui_settings, str(face_video))
+    qtbot.addWidget(window)
+    window.stop()  # drive the view by hand
+    temporal = Alert(
+        101, AlertKind.DROWSY_TEMPORAL, AlertLevel.CRITICAL, 25.0, 0, peak={"drowsiness": 0.97}
+    )
+    distraction = Alert(102, AlertKind.LONG_DISTRACTION, AlertLevel.WARNING, 31.0, 0)
+    window._on_alert_updates([AlertUpdate(AlertAction.RAISED, temporal)])
+    window._on_alert_updates([AlertUpdate(AlertAction.RAISED, distraction)])
+    assert window.banner.text().startswith("CRITICAL: drowsy temporal")
+    ended = Alert(102, AlertKind.LONG_DISTRACTION, AlertLevel.WARNING, 31.0, 0, end_s=31.5)
+    window._on_alert_updates([AlertUpdate(AlertAction.ENDED, ended)])
+    assert window.banner.text().startswith("CRITICAL: drowsy temporal")
+    assert window._alarm_level is AlertLevel.CRITICAL
+    window._acknowledge()
+    assert window._alarm_level is None and "CRITICAL" in window.banner.text()
+    window.close()
