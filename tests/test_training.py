@@ -273,3 +273,20 @@ def test_yawn_gate_rule_takes_the_smallest_center_under_the_fpr_limit():
 
     assert gate_center({0.3: 0.12, 0.35: 0.06, 0.4: 0.04, 0.45: 0.01, 0.5: 0.0}) == 0.4
     assert gate_center({0.3: 0.2, 0.5: 0.1}) == 0.5  # none qualifies: the strictest
+
+
+def test_reproduce_counts_a_checkpoint_it_made_and_uses_twice_as_trained(tmp_path):
+    """The LOSO model is member m1's recipe: its second use must not make a from-scratch run
+    look cached (the card would then keep an older run's duration)."""
+    from training.reproduce import ReproduceConfig, Run
+
+    (tmp_path / "checkpoints").mkdir()
+    old = tmp_path / "checkpoints" / "old.pt"
+    old.write_bytes(b"")
+    run = Run(ReproduceConfig(data=tmp_path, out=tmp_path, work=tmp_path))
+    new = tmp_path / "checkpoints" / "new.pt"
+    run._count(new)
+    new.write_bytes(b"")
+    run._count(new)
+    run._count(old)
+    assert run.checkpoints == {"reused": 1, "trained": 1}

@@ -107,6 +107,10 @@ class Run:
         self.t0 = time.monotonic()
         self.results: dict = {"timings_s": {}, "version": cfg.version}
         self.checkpoints = {"reused": 0, "trained": 0}
+        # what was on disk before this run: a checkpoint this run made and uses twice (the
+        # leave-one-source-out model is member m1's recipe) is not a reused one
+        self._before = set(self.ckpt.glob("*.pt")) if self.ckpt.is_dir() else set()
+        self._seen: set[Path] = set()
         self._members: dict[str, list[tuple[str, FinetuneConfig, CropNet]]] = {}
 
     def tick(self, stage: str) -> None:
@@ -183,7 +187,10 @@ class Run:
         self.tick("pretrain")
 
     def _count(self, path: Path) -> None:
-        self.checkpoints["reused" if path.exists() else "trained"] += 1
+        if path in self._seen:
+            return
+        self._seen.add(path)
+        self.checkpoints["reused" if path in self._before else "trained"] += 1
 
     def from_scratch_s(self) -> float | None:
         """Seconds of the last run that trained everything: this one, or the one recorded in
