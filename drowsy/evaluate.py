@@ -130,13 +130,14 @@ class _LabelledFrames(SessionListener):
     """Collects, for every labelled frame, the truth, the pipeline's decision and the EAR
     baseline's, on the time axis shared by all videos."""
 
-    def __init__(self, labels, offset, thr, times, truth, model, base, alerts) -> None:
+    def __init__(self, labels: dict[int, bool], offset: float, thr: float) -> None:
         self.labels, self.offset, self.thr = labels, offset, thr
-        self.times, self.truth, self.model, self.base = times, truth, model, base
-        self.alert_kinds: Counter[str] = alerts
+        self.times: list[float] = []
+        self.truth: list[bool] = []
+        self.model: list[bool] = []
+        self.base: list[bool] = []
 
     def result(self, r) -> None:
-        self.alert_kinds.update(str(u.alert.kind) for u in r.updates if u.action.value == "raised")
         if r.frame.index not in self.labels:
             return
         s = r.signals
@@ -168,13 +169,14 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
         if not labels_path.exists():
             raise UserError(f"{video}: missing labels {labels_path.name}")
         labels = read_frame_labels(labels_path)
-        times, truth, model, base = [], [], [], []
-        collector = _LabelledFrames(labels, offset, thr, times, truth, model, base, alerts)
+        frames = _LabelledFrames(labels, offset, thr)
         choice, source = file_choice(video)
         session = Session(
-            settings, choice, source, None, SessionOptions(keep_episodes=True), collector
+            settings, choice, source, None, SessionOptions(keep_episodes=True), frames
         )
         result = session.run()
+        alerts.update(result.alerts_by_kind)
+        times, truth, model, base = frames.times, frames.truth, frames.model, frames.base
         episodes = [
             (e.start_s + offset, e.end_s + offset)
             for e in result.episodes

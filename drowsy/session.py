@@ -61,24 +61,24 @@ def _camera(index: int, options: SourceOptions) -> Callable[[float], FrameSource
     return lambda _start: LatestFrameSource(CameraSource(index, options))
 
 
-def _file(spec: str, options: SourceOptions) -> Callable[[float], FrameSource]:
-    return lambda start: open_source(spec, replace(options, start_s=start or options.start_s))
+def _file(
+    spec: str, options: SourceOptions, make: Callable[..., FrameSource] = open_source
+) -> Callable[[float], FrameSource]:
+    return lambda start: make(spec, replace(options, start_s=start or options.start_s))
 
 
 def choose_source(
-    spec: str | None, options: SourceOptions | None = None, sample_without_camera: bool = True
+    spec: str | None, options: SourceOptions | None = None
 ) -> tuple[SourceChoice, FrameSource]:
     """The requested source, opened: a camera index, a video file, an image folder, ``demo``;
-    with no spec camera 0, or (none there and ``sample_without_camera``) the built-in sample.
-    Raises SourceError when it cannot be opened."""
+    with no spec camera 0, or (none there) the built-in sample. Raises SourceError when it
+    cannot be opened."""
     options = options or SourceOptions()
     if spec is None:
         try:
             opener = _camera(0, options)
             return SourceChoice("camera 0", True, opener), opener(0.0)
         except SourceError as exc:
-            if not sample_without_camera:
-                raise
             camera_error = str(exc)
         spec = "demo"
     else:
@@ -102,11 +102,9 @@ def choose_source(
 def file_choice(
     path: Path, options: SourceOptions | None = None
 ) -> tuple[SourceChoice, FrameSource]:
+    """A video file (a folder is refused, not read as images): what ``analyze`` takes."""
     options = options or SourceOptions()
-
-    def opener(start: float) -> FrameSource:
-        return VideoFileSource(path, replace(options, start_s=start or options.start_s))
-
+    opener = _file(str(path), options, VideoFileSource)
     return SourceChoice(str(path), False, opener), opener(options.start_s)
 
 
@@ -180,6 +178,9 @@ class SessionListener:
     ) -> None: ...
 
     def status(self, text: str) -> None: ...
+
+    def source_problem(self, text: str | None) -> None:
+        """The source is lost and being retried (text), or is back (None)."""
 
     def fault(self, text: str | None) -> None:
         """A write is failing (text) or all failed writes have landed (None)."""
@@ -360,7 +361,7 @@ class Session:
                 # a signal cut the session short; a window closed by the user ended it
                 s.stop_reason = self.stop_flag.reason
                 s.interrupted = s.stop_reason in SIGNAL_REASONS
-            self._finish_stretch(final=True)
+            self._finish_stretch()
             self._close()
         return s
 
@@ -470,7 +471,8 @@ class Session:
             csv_out = self._csv
             if self._output(lambda: csv_out.write(r)) is False:
                 self._csv = None  # live: stop writing it, keep monitoring
-        self._collect_episodes()
+        if self.options.keep_episodes:
+            self.summary.episodes += self.pipeline.engine.take_episodes()
         if r.updates:
             self._handle_updates(r.updates, r, r.explanations)
         self.listener.result(r)
@@ -529,14 +531,6 @@ class Session:
             self.listener.fault(message)
             return False
 
-    def _collect_episodes(self) -> None:
-        for e in self.pipeline.engine.take_episodes():
-            stats = self.summary.episode_stats.setdefault(e.kind, EpisodeStats())
-            stats.count += 1
-            stats.total_s += e.duration_s
-            if self.options.keep_episodes:
-                self.summary.episodes.append(e)
-
     def _heartbeat(self, t: float) -> None:
         now = time.monotonic()
         if now < self._next_heartbeat:
@@ -560,14 +554,19 @@ class Session:
             self.listener.fault(failure)
 
     # ------------------------------------------------------------------- seek, reconnect
-    def _finish_stretch(self, final: bool = False) -> None:
+    def _finish_stretch(self) -> None:
         """End the stretch: alerts end at the last frame time, logged with their peak-frame
-        explanations; the stretch's duration counts toward the session."""
+        explanations; its episode counts and duration add to the session's."""
         pipeline = self._pipeline
         if pipeline is None:
             return
         updates, explanations = pipeline.finish()
-        self._collect_episodes()
+        if self.options.keep_episodes:
+            self.summary.episodes += pipeline.engine.take_episodes()
+        for kind, st in pipeline.engine.episode_stats.items():
+            total = self.summary.episode_stats.setdefault(kind, EpisodeStats())
+            total.count += st.count
+            total.total_s += st.total_s
         if updates:
             self._handle_updates(updates, None, explanations)
         if self._last is not None and self._segment_first is not None:
@@ -595,9 +594,11 @@ class Session:
         attempt = 0
         while True:
             attempt += 1
-            self.listener.status(
+            problem = (
                 f"{self.choice.label} lost ({why}); retrying every {every:g} s (attempt {attempt})"
             )
+            self.listener.status(problem)
+            self.listener.source_problem(problem)
             if self.stop_flag.wait(every):
                 return False
             try:
@@ -607,6 +608,7 @@ class Session:
                 continue
             self._rebase = True
             self.summary.reconnects += 1
+            self.listener.source_problem(None)
             self.listener.status(
                 f"{self.choice.label} is back after {time.monotonic() - lost_at:.0f} s"
             )
@@ -630,9 +632,8 @@ class Session:
                 self.sink.retry()
                 s.log_failure = self.sink.failure
                 if self.sink.session_id is not None:
-                    summary = {k: v for k, v in s.to_dict().items()}
                     self.alert_log.end_session(  # type: ignore[union-attr]
-                        self.sink.session_id, summary, interrupted=s.interrupted
+                        self.sink.session_id, s.to_dict(), interrupted=s.interrupted
                     )
         except LogError as exc:
             s.log_failure = str(exc)

@@ -230,11 +230,12 @@ def test_sigterm_closes_the_monitor_and_its_session(tmp_path, face_video):
 def test_lost_camera_is_shown_in_the_video_pane(qtbot, gui_settings, face_video):
     window = MonitorWindow(gui_settings, str(face_video))
     qtbot.addWidget(window)
-    window._on_status("camera 0 lost (unplugged?); retrying every 2 s (attempt 3)")
+    window.worker.source_problem.emit("camera 0 lost (unplugged?); retrying every 2 s (attempt 3)")
+    qtbot.waitUntil(lambda: window.source_problem is not None, timeout=2000)
     window._repaint()
     assert window.video.text().startswith("NOT MONITORING") and "attempt 3" in window.video.text()
-    window._on_status("camera 0 is back after 6 s")
-    assert window.source_problem is None
+    window.worker.source_problem.emit("")
+    qtbot.waitUntil(lambda: window.source_problem is None, timeout=2000)
     window.close()
 
 

@@ -56,6 +56,7 @@ class Recorder(SessionListener):
     def __init__(self) -> None:
         self.times: list[float] = []
         self.statuses: list[str] = []
+        self.problems: list[str | None] = []
         self.faults: list[str | None] = []
         self.frame_errors: list[str] = []
         self.raised: list[str] = []
@@ -65,6 +66,9 @@ class Recorder(SessionListener):
 
     def status(self, text: str) -> None:
         self.statuses.append(text)
+
+    def source_problem(self, text) -> None:
+        self.problems.append(text)
 
     def fault(self, text) -> None:
         self.faults.append(text)
@@ -109,6 +113,7 @@ def test_camera_that_drops_and_comes_back_with_a_reset_clock_continues_the_sessi
     assert opened == ["fail", "ok"]  # the same camera, retried: never the demo video
     assert any("lost" in s and "retrying" in s for s in rec.statuses)
     assert any("is back" in s for s in rec.statuses)
+    assert rec.problems[0].startswith("camera 0 lost") and rec.problems[-1] is None
 
 
 def test_a_lost_default_camera_is_retried_not_replaced_by_the_sample(monkeypatch, settings):

@@ -15,6 +15,7 @@ def run_monitor(
 ) -> int:
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt6 import sip
     from PyQt6.QtCore import QTimer, qInstallMessageHandler
     from PyQt6.QtWidgets import QApplication
 
@@ -41,8 +42,15 @@ def run_monitor(
 
         QTimer.singleShot(int(exit_after * 1000), leave)
     code = app.exec()
-    if window.open_error:
-        print(f"error: {window.open_error}", file=sys.stderr)
+    open_error = window.open_error
+    # Tear down in order while Qt is still whole: the wake-up timer, then the window (and its
+    # plots), then the app; left to interpreter exit, the order is arbitrary and can crash.
+    holder["timer"].stop()
+    holder.clear()
+    window.close()
+    sip.delete(window)
+    if open_error:
+        print(f"error: {open_error}", file=sys.stderr)
         return 2
     return 0 if code == 0 else 1
 
@@ -68,6 +76,7 @@ def _close_on_signals(app, holder: dict) -> None:
     timer = QTimer(app)
     timer.timeout.connect(lambda: None)
     timer.start(200)
+    holder["timer"] = timer
 
 
 _QT_NOISE = ("propagateSizeHints",)

@@ -38,6 +38,12 @@ from drowsy.pipeline import FrameResult
 from drowsy.settings import Settings
 
 WINDOW_S = 60.0
+INDICATOR_STYLES = {
+    "ok": "color:#1b5e20;",
+    "warn": "background:#d98c00; color:white;",
+    "alarm": "background:#c62828; color:white;",
+    "unknown": "color:#666;",
+}
 LEVEL_COLOURS = {
     AlertLevel.INFO: "#2f6fb3",
     AlertLevel.WARNING: "#d98c00",
@@ -123,7 +129,8 @@ class Plots(pg.GraphicsLayoutWidget):
         self.curves = {
             k: self.plots[p].plot(pen=pg.mkPen(c, width=2)) for k, (p, _, c) in PLOT_SERIES.items()
         }
-        self._regions: list[tuple[pg.PlotItem, pg.LinearRegionItem]] = []
+        # uid -> (colour, one shaded region per plot): made once, moved on each redraw
+        self._regions: dict[int, tuple[str, list[pg.LinearRegionItem]]] = {}
 
     def add(self, r: FrameResult) -> None:
         s = r.signals
@@ -165,19 +172,28 @@ class Plots(pg.GraphicsLayoutWidget):
         self._draw_spans(0.0)
 
     def _draw_spans(self, now: float) -> None:
-        for plot, region in self._regions:
-            plot.removeItem(region)
-        self._regions = []
-        for start, end, colour in self.spans.values():
-            lo, hi = start - now, (now if end is None else end) - now
-            for plot in self.plots.values():
+        for uid in list(self._regions):
+            colour, _ = self._regions[uid]
+            if uid not in self.spans or self.spans[uid][2] != colour:  # gone, or escalated
+                self._drop_regions(uid)
+        for uid, (start, end, colour) in self.spans.items():
+            if uid not in self._regions:
                 brush = pg.mkBrush(QColor(colour).lighter(170))
-                region = pg.LinearRegionItem(
-                    (lo, hi), movable=False, brush=brush, pen=pg.mkPen(None)
-                )
-                region.setZValue(-10)
-                plot.addItem(region)
-                self._regions.append((plot, region))
+                regions = []
+                for plot in self.plots.values():
+                    region = pg.LinearRegionItem(movable=False, brush=brush, pen=pg.mkPen(None))
+                    region.setZValue(-10)
+                    plot.addItem(region)
+                    regions.append(region)
+                self._regions[uid] = (colour, regions)
+            lo, hi = start - now, (now if end is None else end) - now
+            for region in self._regions[uid][1]:
+                region.setRegion((lo, hi))
+
+    def _drop_regions(self, uid: int) -> None:
+        _, regions = self._regions.pop(uid)
+        for plot, region in zip(self.plots.values(), regions, strict=True):
+            plot.removeItem(region)
 
     def redraw(self) -> None:
         if not self.t:
@@ -195,8 +211,11 @@ class MonitorWindow(QMainWindow):
         self.setWindowTitle("drowsy - driver monitor")
         self.setMinimumSize(960, 640)  # fits a 1024x768 screen with its panels
         screen = self.screen().availableGeometry() if self.screen() else None
-        width = 1280 if screen is None else min(1280, screen.width())
-        height = 800 if screen is None else min(800, screen.height())
+        # a small screen gets all of itself, a large one 85 % (1024x768 laptop to 4K display)
+        width = 1280 if screen is None else screen.width()
+        height = 800 if screen is None else screen.height()
+        if width > 1366 or height > 900:
+            width, height = int(0.85 * width), int(0.85 * height)
         self.resize(max(960, width), max(640, height))
         self.settings = settings
         self.source_spec = source
@@ -362,6 +381,7 @@ class MonitorWindow(QMainWindow):
         self.worker.alert_updates.connect(self._on_alert_updates)
         self.worker.open_failed.connect(self._on_open_failed)
         self.worker.fault.connect(self._on_fault)
+        self.worker.source_problem.connect(self._on_source_problem)
         # bound methods, not lambdas: Qt drops a bound slot when the window is destroyed, while a
         # queued lambda from the worker thread would run on a deleted window (a crash)
         self.worker.segment.connect(self._on_segment)
@@ -477,16 +497,24 @@ class MonitorWindow(QMainWindow):
             "background:#b71c1c; color:white; font-size:18px; font-weight:bold; padding:8px;"
         )
 
+    def _indicate(self, name: str, text: str, state: str) -> None:
+        """A state in words and colour (never colour alone), big enough at arm's length."""
+        label = self.indicators[name]
+        label.setText(text)
+        label.setStyleSheet(
+            f"font-size:15px; font-weight:bold; padding:0 4px; {INDICATOR_STYLES[state]}"
+        )
+
+    def _on_source_problem(self, text: str) -> None:
+        """A lost camera being retried is said where the driver looks, until it is back."""
+        self.source_problem = text or None
+
     def _on_fault(self, text: str) -> None:
         self.fault_label.setText(text)
         self.fault_label.setVisible(bool(text))
 
     def _on_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 10000)
-        if " lost (" in text:  # the session runner is retrying the camera: say so where it was
-            self.source_problem = text
-        elif "is back" in text:
-            self.source_problem = None
         if self.board.top is None:
             self.banner.setText(text)
 
@@ -563,25 +591,38 @@ class MonitorWindow(QMainWindow):
         self.video.setPixmap(pix)
         self.plots.redraw()
         s = r.signals
-        ind = self.indicators
-        ind["eyes"].setText(
-            "no face"
-            if s.eye_closed is None
-            else f"{'CLOSED' if s.eye_closed >= 0.5 else 'open'} ({s.eye_closed:.2f})"
+        sig = self.settings.signals
+        if s.eye_closed is None:
+            self._indicate("eyes", "no face", "unknown")
+        else:
+            shut = s.eye_closed >= sig.closed_threshold
+            self._indicate("eyes", "CLOSED" if shut else "open", "alarm" if shut else "ok")
+        if s.yawn is None:
+            self._indicate("mouth", "-", "unknown")
+        else:
+            yawning = s.yawn >= sig.yawn_threshold
+            self._indicate("mouth", "YAWN" if yawning else "normal", "warn" if yawning else "ok")
+        self._indicate(
+            "head",
+            "-" if s.yaw is None else f"yaw {s.yaw:+.0f}  pitch {s.pitch:+.0f}  roll {s.roll:+.0f}",
+            "unknown" if s.yaw is None else "ok",
         )
-        ind["mouth"].setText(
-            "-" if s.yawn is None else f"{'YAWN' if s.yawn >= 0.5 else 'normal'} ({s.yawn:.2f})"
+        self._indicate(
+            "attention",
+            {True: "on road", False: "OFF ROAD", None: "unknown"}[s.on_road],
+            {True: "ok", False: "warn", None: "unknown"}[s.on_road],
         )
-        ind["head"].setText(
-            "-" if s.yaw is None else f"yaw {s.yaw:+.0f}  pitch {s.pitch:+.0f}  roll {s.roll:+.0f}"
+        self._indicate(
+            "calibration",
+            "done" if s.calibrated else "calibrating...",
+            "ok" if s.calibrated else "unknown",
         )
-        ind["attention"].setText({True: "on road", False: "OFF ROAD", None: "unknown"}[s.on_road])
-        ind["calibration"].setText("done" if s.calibrated else "calibrating...")
-        ind["tracking"].setText(
-            "lost"
-            if not s.face_present
-            else ("good" if s.usable else "poor quality") + f" (IOD {s.iod_px:.0f}px)"
-        )
+        if not s.face_present:
+            self._indicate("tracking", "LOST", "warn")
+        else:
+            good = s.usable
+            text = ("good" if good else "poor quality") + f" (IOD {s.iod_px:.0f}px)"
+            self._indicate("tracking", text, "ok" if good else "warn")
         if self.latest_alert_images:
             panels = [img for role, img in self.latest_alert_images.items() if "face" not in role]
             width = max(p.shape[1] for p in panels) if panels else 0

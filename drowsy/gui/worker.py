@@ -55,6 +55,9 @@ class _Forward(SessionListener):
     def fault(self, text: str | None) -> None:
         self.w.fault.emit(text or "")
 
+    def source_problem(self, text: str | None) -> None:
+        self.w.source_problem.emit(text or "")
+
     def frame_error(self, text: str) -> None:
         self.w.failed.emit(text)
 
@@ -69,6 +72,7 @@ class PipelineWorker(QObject):
     failed = pyqtSignal(str)  # an error in a stage on one frame: shown, the run goes on
     open_failed = pyqtSignal(str)  # the source never opened
     fault = pyqtSignal(str)  # a failing alert-log write ("" when writes have recovered)
+    source_problem = pyqtSignal(str)  # the camera is lost and retried ("" when it is back)
     source_opened = pyqtSignal(str, bool, float)  # label, is_live, duration_s (0: unknown)
     pipeline_info = pyqtSignal(dict)  # execution provider and model versions
     segment = pyqtSignal(float)  # a seek started a new stretch at this time

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
+from collections import deque
 from pathlib import Path
 from typing import Protocol
 
@@ -107,9 +108,10 @@ class CnnBaseline:
 
     REFERENCE_LOGIT = math.log(0.05 / 0.95)
     CLIP = 1e-4
+    MAX_SAMPLES = 900  # a face that never calibrates (poor quality for hours) keeps memory flat
 
     def __init__(self) -> None:
-        self._logits: tuple[list[float], list[float]] = ([], [])
+        self._logits = (deque(maxlen=self.MAX_SAMPLES), deque(maxlen=self.MAX_SAMPLES))
         self.shift: tuple[float, float] | None = None  # frozen once calibration is done
 
     @staticmethod
