@@ -60,11 +60,8 @@ def _write_json(path: Path, data: object) -> None:
 
 def file_sha256(path: Path) -> str:
     """Content hash of a video: identifies it across renames and re-runs of a batch."""
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def already_done(path: Path, out_dir: Path) -> bool:

@@ -74,18 +74,31 @@ class FrameResult:
     explanations: dict[int, Explanation] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """A frame after the face tracker: the first stage, which may run ahead in its own thread."""
+
+    frame: Frame
+    observation: FaceObservation
+    timings_ms: dict[str, float]
+
+
 class Pipeline:
-    """``process(frame) -> FrameResult`` for frames in time order; ``finish()`` at the end."""
+    """``process(frame) -> FrameResult`` for frames in time order; ``finish()`` at the end.
+
+    ``process`` = ``decide(observe(frame))``: the tracker stage and everything after it can run
+    in two threads (one frame apart), as the session runner does for recorded video."""
 
     def __init__(
         self,
         settings: Settings,
         estimator: StateEstimator | None = None,
         static_images: bool = False,
+        live: bool = False,
     ) -> None:
         self.settings = settings
         self.tracker = FaceTracker(
-            TrackerOptions(settings.tracker, settings.quality, settings.gaze, static_images)
+            TrackerOptions(settings.tracker, settings.quality, settings.gaze, static_images, live)
         )
         self.estimator = estimator or make_estimator(settings)
         self.calibrator = Calibrator(settings.calibration)
@@ -127,8 +140,14 @@ class Pipeline:
         self._peaks.clear()
 
     def process(self, frame: Frame) -> FrameResult:
+        return self.decide(self.observe(frame))
+
+    def observe(self, frame: Frame) -> Observed:
         obs = self.tracker.process(frame)
-        timings = dict(self.tracker.timings_ms)
+        return Observed(frame, obs, dict(self.tracker.timings_ms))
+
+    def decide(self, observed: Observed) -> FrameResult:
+        frame, obs, timings = observed.frame, observed.observation, dict(observed.timings_ms)
         t0 = time.perf_counter()
         calibration = self.calibrator.update(frame.timestamp_s, obs)
         probs = self.estimator.estimate(obs, calibration) if obs.present else None

@@ -12,13 +12,14 @@ recovery, clean shutdown on SIGINT/SIGTERM and the typed session summary.
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import threading
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from drowsy.alerts.engine import EpisodeStats
 from drowsy.contracts import AlertAction, AlertUpdate, Episode, Frame
 from drowsy.errors import LogError, SourceError, UserError
 from drowsy.inference.explain import Explanation
-from drowsy.pipeline import FrameResult, Pipeline
+from drowsy.pipeline import FrameResult, Observed, Pipeline
 from drowsy.settings import Settings
 from drowsy.sinks import FramesCsv, LogSink, png_bytes
 from drowsy.sources import (
@@ -43,6 +44,7 @@ from drowsy.sources import (
 )
 
 log = logging.getLogger(__name__)
+PREFETCH_FRAMES = 4  # frames the tracker thread may run ahead (bounded memory: 4 images)
 
 
 # ------------------------------------------------------------------------------ sources
@@ -202,6 +204,8 @@ class SessionOptions:
     progress: bool = False
     reconnect_s: float = 2.0
     heartbeat_s: float = 5.0
+    # recorded video, unpaced: decode + face tracking run a few frames ahead in a thread
+    pipelined: bool = True
 
 
 @dataclass(slots=True)
@@ -330,7 +334,7 @@ class Session:
     @property
     def pipeline(self) -> Pipeline:
         if self._pipeline is None:
-            self._pipeline = Pipeline(self.settings)
+            self._pipeline = Pipeline(self.settings, live=self.choice.live)
         return self._pipeline
 
     def run(self) -> SessionSummary:
@@ -399,13 +403,14 @@ class Session:
         with bar:
             while not self.stop_flag.is_set():
                 try:
-                    for frame in self.source:
-                        if self.stop_flag.is_set() or self._seek_to is not None:
-                            break
-                        self._wait_while_paused()
-                        self._pace(frame)
-                        self._step(self._rebased(frame))
-                        bar.update(1)
+                    with closing(self._frames()) as frames:
+                        for frame, observed in frames:
+                            if self.stop_flag.is_set() or self._seek_to is not None:
+                                break
+                            self._wait_while_paused()
+                            self._pace(frame)
+                            self._step(self._rebased(frame), observed)
+                            bar.update(1)
                 except SourceError as exc:
                     if not self.choice.live:
                         raise
@@ -416,6 +421,52 @@ class Session:
                     self._do_seek()
                     continue
                 return  # the source ended, or stop
+
+    def _frames(self) -> Iterator[tuple[Frame, Observed | BaseException | None]]:
+        """The source's frames; for unpaced recorded video each comes with the tracker's
+        observation, made ahead in a second thread (``Observed``, or the exception the
+        tracker raised, so the frame is handled as if ``process`` had raised it)."""
+        o = self.options
+        if not o.pipelined or o.pace or self.choice.live:
+            for frame in self.source:
+                yield frame, None
+            return
+        ahead: queue.Queue = queue.Queue(maxsize=PREFETCH_FRAMES)
+        done = threading.Event()
+        end = object()
+
+        def put(item: object) -> bool:
+            while not done.is_set():
+                try:
+                    ahead.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                for frame in self.source:
+                    try:
+                        observed: Observed | BaseException = self.pipeline.observe(frame)
+                    except Exception as exc:  # handed to the consumer with its frame
+                        observed = exc
+                    if not put((frame, observed)):
+                        return
+                put(end)
+            except BaseException as exc:  # the source failed: re-raised in the runner
+                put(exc)
+
+        worker = threading.Thread(target=produce, name="drowsy-track", daemon=True)
+        worker.start()
+        try:
+            while (item := ahead.get()) is not end:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            done.set()
+            worker.join()
 
     def _wait_while_paused(self) -> None:
         while self._paused.is_set() and not self.stop_flag.is_set() and self._seek_to is None:
@@ -447,10 +498,12 @@ class Session:
             frame.image, frame.timestamp_s + self._offset_s, frame.index + self._index_offset
         )
 
-    def _step(self, frame: Frame) -> None:
+    def _step(self, frame: Frame, observed: Observed | BaseException | None = None) -> None:
         s = self.summary
         try:
-            r = self.pipeline.process(frame)
+            if isinstance(observed, BaseException):
+                raise observed
+            r = self.pipeline.process(frame) if observed is None else self.pipeline.decide(observed)
         except Exception as exc:
             if self.options.fail_fast:
                 raise

@@ -34,7 +34,16 @@ class _Section(BaseModel):
 
 
 class TrackerSettings(_Section):
-    max_faces: int = Field(3, ge=1, le=10, description="faces MediaPipe looks for")
+    max_faces: int = Field(
+        3, ge=1, le=10, description="faces a driver check looks for (the tracker follows one)"
+    )
+    recheck_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="seconds between checks of which face is the driver (also on every "
+        "re-acquisition); between checks only the driver's face is tracked",
+    )
     min_detection_confidence: float = Field(0.5, gt=0, lt=1)
     min_tracking_confidence: float = Field(0.5, gt=0, lt=1)
     stickiness: float = Field(

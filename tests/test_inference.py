@@ -91,7 +91,24 @@ def test_hard_vote_ties_break_on_mean_probability():
     assert vote([a, b], "hard").argmax(1).tolist() == [0]
 
 
-def test_ensemble_one_batched_call_per_member(tmp_path):
+def test_merged_graph_gives_each_members_own_probabilities(tmp_path):
+    """One call of the merged graph = the members run one by one, in ensemble.json's order."""
+    from drowsy.inference.preprocess import to_tensor
+
+    ens = Ensemble(write_models_dir(tmp_path) / "eyes")
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(2)]
+    out = ens.predict(crops)
+    batch = to_tensor(crops, ens.input_size)
+    alone = [OnnxModel(m.path).run(batch, ["probs"])["probs"] for m in ens.members]
+    assert [m.member for m in ens.members] == ["m0", "m1", "m2"]
+    for got, want in zip(out.member_probs, alone, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert not np.allclose(alone[0], alone[1])  # the members differ, so order is tested
+    np.testing.assert_allclose(out.probs, vote(alone, "soft"), atol=1e-6)
+
+
+def test_ensemble_one_call_for_all_members(tmp_path):
     root = write_models_dir(tmp_path)
     ens = Ensemble(root / "eyes")
     dark_centre = np.full((64, 64, 3), 200, np.uint8)

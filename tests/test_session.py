@@ -13,6 +13,7 @@ from drowsy.alerts.engine import RECENT_EPISODES, AlertEngine
 from drowsy.contracts import AlertAction, Frame
 from drowsy.errors import LogError, SourceError
 from drowsy.session import Session, SessionListener, SessionOptions, SourceChoice, file_choice
+from drowsy.settings import Settings
 from drowsy.sources import FrameSource, VideoFileSource
 from tests.helpers import sequence
 
@@ -247,3 +248,52 @@ def test_log_rows_of_a_finished_session(tmp_path, settings, face_video):
         "SELECT status, ended_at, last_frame_s FROM sessions"
     ).fetchone()
     assert status == "finished" and ended is not None and last_t is not None
+
+
+@pytest.mark.parametrize("estimator", ["geometric", "auto"])
+def test_tracking_ahead_in_a_thread_changes_no_output(face_video, tmp_path, estimator):
+    """Recorded video runs decode + face mesh in a second thread: same frames.csv byte for
+    byte, same alerts, frames in order, as the one-thread loop."""
+    runs = {}
+    for pipelined in (False, True):
+        csv = tmp_path / f"frames-{pipelined}.csv"
+        rec = Recorder()
+        choice, source = file_choice(face_video)
+        options = SessionOptions(frames_csv=csv, pipelined=pipelined, keep_episodes=True)
+        summary = Session(
+            Settings(runtime={"estimator": estimator}), choice, source, None, options, rec
+        ).run()
+        runs[pipelined] = (csv.read_bytes(), rec.raised, rec.times, len(summary.episodes))
+    assert runs[True] == runs[False]
+    assert runs[True][1] == ["microsleep"] and runs[True][2] == sorted(runs[True][2])
+
+
+def test_a_tracker_failure_ahead_is_a_frame_error_of_its_frame(face_video, monkeypatch, settings):
+    from drowsy.pipeline import Pipeline
+
+    observe = Pipeline.observe
+
+    def flaky(self, frame):
+        if frame.index == 7:
+            raise RuntimeError("mesh exploded")
+        return observe(self, frame)
+
+    monkeypatch.setattr(Pipeline, "observe", flaky)
+    rec = Recorder()
+    choice, source = file_choice(face_video)
+    summary = Session(settings, choice, source, None, SessionOptions(fail_fast=False), rec).run()
+    assert rec.frame_errors == ["frame 7: mesh exploded"]
+    assert summary.frames == 139 and summary.frame_errors == 1
+    with pytest.raises(RuntimeError, match="mesh exploded"):
+        Session(settings, *file_choice(face_video), None, SessionOptions(fail_fast=True)).run()
+
+
+def test_a_source_failure_ahead_reaches_the_runner(face_video, monkeypatch, settings):
+    def broken(self):
+        yield from []
+        raise SourceError("video.avi: decoding failed at frame 0")
+
+    monkeypatch.setattr(VideoFileSource, "__iter__", broken)
+    choice, source = file_choice(face_video)
+    with pytest.raises(SourceError, match="decoding failed"):
+        Session(settings, choice, source, None).run()

@@ -21,12 +21,13 @@ def test_shipped_ensembles_load_and_are_small():
     for ens, classes in ((est.eyes, ("open", "closed")), (est.yawn, ("no_yawn", "yawn"))):
         assert ens.classes == classes
         assert len(ens.members) >= 3
-        assert len({m.info.metadata["arch"] + m.info.member for m in ens.members}) == 3
+        assert len({m.metadata["arch"] + m.member for m in ens.members}) == 3
         for m in ens.members:
-            assert m.info.path.stat().st_size < 5 * 1024 * 1024
-            assert m.info.metadata["crop_spec_version"] == str(CROP_SPEC_VERSION)
-            assert {"features", "grad_features"} <= set(m.output_names)
-        assert (ens.members[0].info.path.parent / "MODEL_CARD.md").exists()
+            assert m.path.stat().st_size < 5 * 1024 * 1024
+            assert m.metadata["crop_spec_version"] == str(CROP_SPEC_VERSION)
+            assert {"features", "grad_features"} <= set(m.outputs)
+        assert ens.explainable
+        assert (ens.members[0].path.parent / "MODEL_CARD.md").exists()
 
 
 def test_microsleep_alert_is_explained_in_events_and_log(tmp_path, face_video):

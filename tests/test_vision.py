@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -92,16 +94,80 @@ def test_no_face_is_an_empty_observation(tracker):
     assert not obs.present and obs.landmarks is None and obs.crops is None
 
 
-def test_driver_is_the_larger_central_face(tracker, faces):
+def two_faces(faces, driver: bool = True, passenger: bool = True, scale: float = 1.0):
+    """A cabin: the driver (open eyes, larger, right of centre) and a passenger (painted
+    closed eyes, ``scale`` times the usual passenger size, on the left)."""
     canvas = np.full((420, 700, 3), 90, np.uint8)
-    big = cv2.resize(faces[0][20:260, 120:330], None, fx=1.4, fy=1.4)
-    small = faces[1][20:260, 120:330]
-    canvas[40 : 40 + big.shape[0], 680 - big.shape[1] : 680] = big
-    canvas[100 : 100 + small.shape[0], 20 : 20 + small.shape[1]] = small
-    obs = observe(tracker, canvas)
+    if driver:
+        big = cv2.resize(faces[0][20:260, 120:330], None, fx=1.4, fy=1.4)
+        canvas[40 : 40 + big.shape[0], 680 - big.shape[1] : 680] = big
+    if passenger:
+        small = cv2.resize(faces[1][20:260, 120:330], None, fx=scale, fy=scale)
+        canvas[40 : 40 + small.shape[0], 20 : 20 + small.shape[1]] = small
+    return canvas
+
+
+def video_tracker(**tracker_settings):
+    s = Settings()
+    for k, v in tracker_settings.items():
+        setattr(s.tracker, k, v)
+    return FaceTracker(TrackerOptions(s.tracker, s.quality, s.gaze))
+
+
+def is_driver(obs) -> bool:
+    return obs.present and obs.bbox[0] > 380 and obs.ear_left > 0.2
+
+
+def test_driver_is_the_larger_central_face(tracker, faces):
+    obs = observe(tracker, two_faces(faces))
     assert obs.faces_in_frame == 2
     assert obs.bbox[0] > 380  # the big face (open eyes) on the right
     assert obs.ear_left > 0.2
+
+
+def test_video_tracking_follows_the_driver_when_two_faces_are_in_view(faces):
+    with video_tracker(recheck_s=0.3) as tr:
+        seen = [tr.process(Frame(two_faces(faces), i / 10, i)) for i in range(12)]
+    assert all(is_driver(o) for o in seen)
+    assert all(o.faces_in_frame == 2 for o in seen)
+
+
+def test_driver_is_kept_when_a_second_face_appears(faces):
+    """A passenger as large as the driver sits down: checks keep the tracked driver."""
+    with video_tracker(recheck_s=0.3) as tr:
+        alone = [tr.process(Frame(two_faces(faces, passenger=False), i / 10, i)) for i in range(5)]
+        both = [tr.process(Frame(two_faces(faces, scale=1.4), i / 10, i)) for i in range(5, 15)]
+    assert all(is_driver(o) for o in alone + both)
+    assert alone[-1].faces_in_frame == 1 and both[-1].faces_in_frame == 2
+
+
+def test_tracker_is_handed_over_to_the_driver_at_the_next_check(faces):
+    """The tracker locked on the only face there was; when the driver (larger, central)
+    appears, the next check hands the one-face tracker over, and tracking frames between
+    checks then follow the driver too."""
+    with video_tracker(recheck_s=0.3, stickiness=0.0) as tr:
+        first = [tr.process(Frame(two_faces(faces, driver=False), i / 10, i)) for i in range(3)]
+        later = [tr.process(Frame(two_faces(faces), i / 10, i)) for i in range(3, 12)]
+    assert all(o.present and o.bbox[0] < 300 for o in first)  # the passenger, alone
+    assert all(is_driver(o) for o in later)
+
+
+def test_live_driver_checks_run_in_the_background_and_still_hand_over(faces):
+    """Live: the periodic check runs beside the frames (off their latency); its answer hands
+    the tracker over on a later frame."""
+    s = Settings()
+    s.tracker.recheck_s, s.tracker.stickiness = 0.3, 0.0
+    options = TrackerOptions(s.tracker, s.quality, s.gaze, background_checks=True)
+    with FaceTracker(options) as tr:
+        first = [tr.process(Frame(two_faces(faces, driver=False), i / 10, i)) for i in range(3)]
+        later = []
+        for i in range(3, 15):
+            later.append(tr.process(Frame(two_faces(faces), i / 10, i)))
+            time.sleep(0.05)  # a live source's frame interval: the check finishes meanwhile
+        assert tr._checker is not None  # the check did run in the background
+    assert all(o.present and o.bbox[0] < 300 for o in first)
+    assert not is_driver(later[0])  # frame 3 is not held up by the check...
+    assert all(is_driver(o) for o in later[-8:])  # ...whose answer hands the tracker over
 
 
 def test_video_mode_rejects_time_going_backwards(faces):

@@ -10,6 +10,7 @@ its own weights, so the runtime's Grad-CAM needs no torch and no second model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,6 @@ import onnx
 import torch
 from torch import nn
 
-from drowsy.inference.onnx_model import file_sha256
 from drowsy.inference.preprocess import NORMALISATION
 from drowsy.vision.crops import CROP_SPEC_VERSION
 from training.errors import TrainingError
@@ -115,7 +115,8 @@ def accept(tmp: Path, path: Path, diff: float) -> dict:
             "export refused"
         )
     tmp.replace(path)
-    digest = file_sha256(path)
+    with path.open("rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
     path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
     return {
         "file": path.name,

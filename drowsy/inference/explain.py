@@ -66,13 +66,11 @@ class Explainer:
         self, ens: Ensemble, crops: list[np.ndarray], cls: str
     ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """(ensemble heat (N, S, S), member heats, member probabilities of ``cls``)."""
-        info = ens.members[0].info
         c = ens.classes.index(cls)
-        batch = to_tensor(crops, info.input_size)
+        batch = to_tensor(crops, ens.input_size)
         heats, probs = [], []
-        for m in ens.members:
-            out = m.run(batch, ["probs", "features", "grad_features"])
-            heats.append(gradcam(out["features"], out["grad_features"][:, c], info.input_size))
+        for out in ens.explain_outputs(batch):
+            heats.append(gradcam(out["features"], out["grad_features"][:, c], ens.input_size))
             probs.append(out["probs"][:, c])
         w = np.asarray(ens.weights if ens.voting == "weighted" else [1.0] * len(heats))
         combined = np.tensordot(w / w.sum(), np.stack(heats), axes=1)
@@ -102,8 +100,7 @@ class Explainer:
                     tiles.append(_label(overlay(crop, heat[i]), f"network {k}: {p[i]:.0%}"))
                 images[f"{moment}_gradcam_{region}"] = np.hstack(tiles)
                 member_probs[region] = {
-                    m.info.member: round(float(p[i]), 4)
-                    for m, p in zip(ens.members, probs, strict=True)
+                    m.member: round(float(p[i]), 4) for m, p in zip(ens.members, probs, strict=True)
                 }
                 m_affine = region_matrix(obs.landmarks, region)
                 size = combined.shape[1]

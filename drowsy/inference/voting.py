@@ -20,7 +20,7 @@ def vote(
     hard: the share of members whose top class is each class (ties split by the mean
     probability, so the result is still a usable score); soft: the mean probability;
     weighted: the weighted mean, weights normalised (from validation accuracy)."""
-    probs = np.stack([np.asarray(p, dtype=np.float64) for p in member_probs])  # (M, N, C)
+    probs = np.asarray(member_probs, dtype=np.float64)  # (M, N, C); one copy, no stacking
     if probs.ndim != 3 or probs.shape[0] == 0:
         raise ValueError("vote() needs at least one (N, C) probability array")
     m, _, c = probs.shape
