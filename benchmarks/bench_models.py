@@ -11,6 +11,9 @@ growth).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import gc
 import json
 import resource
 import statistics
@@ -32,6 +35,11 @@ from drowsy.vision.tracker import FaceTracker, TrackerOptions  # noqa: E402
 
 
 def rss_mb() -> float:
+    """Resident memory after freed heap pages went back to the OS (glibc keeps them otherwise,
+    so what was freed before would count against whatever is measured next)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
