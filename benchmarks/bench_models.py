@@ -19,6 +19,7 @@ import resource
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -82,12 +83,14 @@ def main() -> int:
     if tpath.exists():
         from drowsy.contracts import Calibration as Cal
         from drowsy.inference.temporal import TemporalModel
-        from tests.helpers import signals_at
+        from drowsy.state.signals import build_signals
 
         tm = TemporalModel(tpath, threads=args.threads)
         x = np.zeros((1, tm.window, 10), np.float32)
         temporal["gru_ms_per_run"] = round(timed(lambda: tm.model.run(x, ["scores"]), 100), 3)
-        frames = [signals_at(i / 30, i) for i in range(3000)]
+        # this portrait's real signals, 100 s of them at 30 fps
+        first = build_signals(0, 0.0, obs, est.estimate(obs, Cal()), Cal(done=True), s.gaze)
+        frames = [replace(first, index=i, timestamp_s=i / 30) for i in range(3000)]
         t0 = time.perf_counter()
         for f in frames:
             tm.update(f, Cal(done=True))

@@ -20,11 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drowsy.evaluate import evaluate_blinks  # noqa: E402
+from drowsy.evaluate import choose_fusion_weight, evaluate_blinks  # noqa: E402
 from drowsy.settings import Settings  # noqa: E402
 
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
-MIN_PRECISION = 0.9
 
 
 def evaluate_weight(folder: Path, weight: float) -> dict:
@@ -42,13 +41,6 @@ def evaluate_weight(folder: Path, weight: float) -> dict:
     }
 
 
-def choose(rows: list[dict]) -> dict | None:
-    ok = [r for r in rows if r["alerts"] == 0 and (r["blink_precision"] or 0.0) >= MIN_PRECISION]
-    if not ok:
-        return None
-    return max(ok, key=lambda r: (round(r["frame_balanced_accuracy"], 6), -r["weight"]))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path)
@@ -64,7 +56,7 @@ def main() -> int:
             f"alerts {r['alerts']}",
             flush=True,
         )
-    best = choose(rows)
+    best = choose_fusion_weight(rows)
     print("chosen:", "none meets the rule" if best is None else best["weight"])
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "chosen": best}, indent=2) + "\n")

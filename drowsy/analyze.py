@@ -9,6 +9,7 @@ import os
 import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -18,6 +19,7 @@ from tqdm import tqdm
 from drowsy.alertlog import AlertLog
 from drowsy.errors import UserError
 from drowsy.pipeline import Pipeline
+from drowsy.report.html import write_index, write_report
 from drowsy.session import Session, SessionOptions, StopFlag, file_choice
 from drowsy.settings import Settings
 from drowsy.sources import SourceOptions
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class AnalyzeOptions:
     out_dir: Path
-    log_path: Path
+    log_path: Path | None  # None: no alert log (``drowsy fleet``'s tasks; the driver logs)
     settings: Settings
     source: SourceOptions = field(default_factory=SourceOptions)
     progress: bool = True
@@ -86,11 +88,11 @@ def analyze_video(
     try:
         prepare_out_dir(out_dir)
         sha = file_sha256(path)
-        alert_log = AlertLog(opts.log_path)
+        alert_log = AlertLog(opts.log_path) if opts.log_path is not None else None
     except BaseException:
         source.close()
         raise
-    with alert_log:
+    with alert_log or nullcontext():
         session = Session(
             opts.settings,
             choice,
@@ -116,11 +118,12 @@ def analyze_video(
             repaired_timestamps=result.repaired_timestamps,
             truncated=result.truncated,
             calibration=_calibration_dict(pipeline),
+            thresholds=_thresholds(opts.settings),
             models=pipeline.model_versions,
             probability_source=pipeline.estimator.name,
             execution_provider=pipeline.provider,
             session_id=result.session_id,
-            log=str(opts.log_path),
+            log=None if opts.log_path is None else str(opts.log_path),
         )
         alerts = list(result.alerts.values())
         _write_json(
@@ -128,9 +131,20 @@ def analyze_video(
             {"source": str(path), "alerts": alerts, "episodes": session.episodes_dicts()},
         )
         _write_json(out_dir / "summary.json", summary)
+        write_report(out_dir)
         if result.log_failure:
             raise UserError(f"{path.name}: analysed, but {result.log_failure}")
     return summary
+
+
+def _thresholds(settings: Settings) -> dict[str, float]:
+    """The limits the report draws beside the signals."""
+    return {
+        "closed": settings.signals.closed_threshold,
+        "yawn": settings.signals.yawn_threshold,
+        "perclos": settings.alerts.perclos_threshold,
+        "temporal": settings.alerts.temporal_threshold,
+    }
 
 
 def _calibration_dict(pipeline: Pipeline) -> dict:
@@ -207,6 +221,14 @@ def analyze_many(
     prepare_out_dir(opts.out_dir)
     dirs = output_dirs(paths, opts.out_dir, opts.input_root)
     stop = stop or StopFlag()
+    results = _analyze_all(paths, dirs, opts, jobs, stop)
+    write_index(opts.out_dir, dirs)
+    return results
+
+
+def _analyze_all(
+    paths: list[Path], dirs: list[Path], opts: AnalyzeOptions, jobs: int, stop: StopFlag
+) -> list[VideoResult]:
     if jobs <= 1 or len(paths) == 1:
         results = []
         for p, d in zip(paths, dirs, strict=True):

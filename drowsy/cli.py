@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+import platformdirs
+
 from drowsy import __version__
 from drowsy.errors import UserError
 
@@ -57,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="score alerts against the script")
     p.add_argument("--script", type=Path, help="a scenario JSON (default: the built-in one)")
     p.add_argument("--portrait", help="a face photo to animate (default: the astronaut)")
-    p.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder")
+    p.add_argument(
+        "--out", type=Path, help="output folder (default: demo-out in the user cache dir)"
+    )
     _common(p)
 
     p = sub.add_parser("analyze", help="analyse recorded videos into signals, events, summary")
@@ -77,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     _source_opts(p)
     _common(p)
 
+    p = sub.add_parser("fleet", help="analyse every video under a folder on Ray")
+    p.add_argument("in_dir", type=Path, help="folder searched recursively for videos")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--workers", type=int, help="local Ray: worker processes (default: cores)")
+    p.add_argument("--address", help="join this Ray cluster instead of starting one")
+    _common(p)
+
+    p = sub.add_parser("report", help="rebuild the HTML report of analysed videos")
+    p.add_argument("dirs", nargs="+", type=Path, help="a video's folder in analyze's --out")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
     p = sub.add_parser("evaluate", help="measure on labelled data (eyes, yawn, blinks)")
     p.add_argument("task", choices=("eyes", "yawn", "blinks"))
     p.add_argument("dir", type=Path)
@@ -94,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("--output", type=Path, help="write the export here instead of stdout")
     p.add_argument("--images", type=Path, help="'show': also save the alert's images here")
+    p.add_argument("--html", type=Path, help="'show': also write the alert's page here")
     _common(p)
 
     p = sub.add_parser("settings", help="show the effective settings or write the settings file")
@@ -235,6 +251,15 @@ def cmd_log(args: argparse.Namespace) -> int:
                         (args.images / f"alert{args.id}_{role}.png").write_bytes(png)
                 except OSError as exc:
                     raise UserError(f"cannot write images to {args.images}: {exc}") from exc
+            if args.html:
+                from drowsy.report.html import render_alert_page
+
+                session = next((x for x in db.sessions() if x["id"] == alert["session_id"]), {})
+                page = render_alert_page(alert, sorted(alert["images"].items()), session)
+                try:
+                    args.html.write_text(page, encoding="utf-8")
+                except OSError as exc:
+                    raise UserError(f"cannot write {args.html}: {exc.strerror or exc}") from exc
             alert["images"] = {k: f"{len(v)} bytes PNG" for k, v in alert["images"].items()}
             print(json.dumps(alert, indent=2))
         else:
@@ -246,6 +271,35 @@ def cmd_log(args: argparse.Namespace) -> int:
                     raise UserError(f"cannot write {args.output}: {exc.strerror}") from exc
             else:
                 sys.stdout.write(text)
+    return 0
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    from drowsy.fleet import print_results, run_fleet
+    from drowsy.settings import default_log_path
+
+    if args.workers is not None and args.workers < 1:
+        raise UserError("--workers must be >= 1")
+    settings = _settings(args)
+    results = run_fleet(
+        args.in_dir,
+        args.out,
+        settings,
+        default_log_path(settings),
+        args.workers,
+        args.address,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    return print_results(results, args.out)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from drowsy.report.html import write_report
+
+    for folder in args.dirs:
+        path = write_report(folder)
+        if not args.quiet:
+            print(path)
     return 0
 
 
@@ -285,10 +339,19 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from drowsy.analyze import prepare_out_dir
-    from drowsy.scenario.demo import run_demo
+    from drowsy.demo import run_demo, scenario_video
 
-    prepare_out_dir(args.out)
-    return run_demo(_settings(args), args.script, args.portrait, args.out, args.check)
+    # not the working directory: a demo run must not leave files in the user's checkout
+    out = args.out or Path(platformdirs.user_cache_dir("drowsy")) / "demo-out"
+    prepare_out_dir(out)
+    settings = _settings(args)
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if has_display and not args.check:
+        from drowsy.gui.app import run_monitor
+
+        video, _ = scenario_video(args.script, args.portrait, out)
+        return run_monitor(settings, str(video), None, None)
+    return run_demo(settings, args.script, args.portrait, out, args.check)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -299,6 +362,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "analyze": cmd_analyze,
+    "report": cmd_report,
+    "fleet": cmd_fleet,
     "evaluate": cmd_evaluate,
     "log": cmd_log,
     "settings": cmd_settings,

@@ -182,8 +182,8 @@ class LogSettings(_Section):
 class RuntimeSettings(_Section):
     estimator: Literal["auto", "fused", "cnn", "geometric"] = Field(
         "auto",
-        description="auto: fused (CNN eye ensemble averaged with the calibrated EAR estimate) "
-        "when models are present, else geometric",
+        description="auto = fused: the CNN eye ensemble averaged with the calibrated EAR "
+        "estimate, the yawn ensemble gated by the mouth opening; geometric: landmarks only",
     )
     fusion_cnn_weight: float = Field(
         0.3,

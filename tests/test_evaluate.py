@@ -102,13 +102,9 @@ def test_blinks_without_labels_is_an_error(tmp_path, face_video):
 
 
 def test_fusion_weight_rule_vetoes_alerts_and_imprecise_weights():
-    """benchmarks/choose_fusion.py: a weight that raises an alert on the awake dev video or
-    finds blinks with precision below 0.9 is never chosen, however good its accuracy."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from choose_fusion import choose
+    """The rule benchmarks/choose_fusion.py applies: a weight that raises an alert on the awake
+    dev video or finds blinks with precision below 0.9 is never chosen, however accurate."""
+    from drowsy.evaluate import choose_fusion_weight as choose
 
     def row(w, ba, precision, alerts=0):
         return {

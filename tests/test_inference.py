@@ -136,13 +136,14 @@ def test_cnn_estimator_drives_the_pipeline(tmp_path, face_video):
     assert pipe.model_versions["eyes"] == "test"
 
 
-def test_estimator_fallback_and_requirement(tmp_path, caplog):
+def test_missing_models_are_an_error_unless_geometry_was_asked_for(tmp_path):
     settings = apply_override(Settings(), f'runtime.models_dir="{tmp_path}"')
-    assert isinstance(make_estimator(settings), GeometricEstimator)
-    assert "using the geometric estimate" in caplog.text
-    strict = apply_override(settings, "runtime.estimator=cnn")
-    with pytest.raises(ModelError, match="no eye and yawn ensembles"):
-        make_estimator(strict)
+    for estimator in ("auto", "fused", "cnn"):
+        strict = apply_override(settings, f"runtime.estimator={estimator}")
+        with pytest.raises(ModelError, match=r"no eye and yawn ensembles.*estimator=geometric"):
+            make_estimator(strict)
+    geometric = apply_override(settings, "runtime.estimator=geometric")
+    assert isinstance(make_estimator(geometric), GeometricEstimator)
 
 
 def test_broken_ensemble_spec(tmp_path):

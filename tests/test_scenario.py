@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -169,3 +170,17 @@ def test_allowed_alerts_are_neither_false_alarms_nor_misses():
     assert check(with_temporal[:1], expected).perfect
     late = [{"kind": "microsleep", "start_s": 1.1}, {"kind": "drowsy_temporal", "start_s": 40}]
     assert check(late, expected).precision == 0.5
+
+
+def test_demo_output_goes_to_the_cache_dir_not_the_working_dir(tmp_path, monkeypatch):
+    """`drowsy demo` used to write demo-out/ into whatever folder it was run from (a checkout
+    ended up committing it)."""
+    import platformdirs
+
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "short.json"
+    script.write_text(SHORT.to_json())
+    args = ["demo", "--check", "--script", str(script), "--log", str(tmp_path / "l.db")]
+    main([*args, "--set", "runtime.estimator=geometric"])
+    assert not (tmp_path / "demo-out").exists()
+    assert (Path(platformdirs.user_cache_dir("drowsy")) / "demo-out" / "check.json").is_file()

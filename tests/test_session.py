@@ -297,3 +297,22 @@ def test_a_source_failure_ahead_reaches_the_runner(face_video, monkeypatch, sett
     choice, source = file_choice(face_video)
     with pytest.raises(SourceError, match="decoding failed"):
         Session(settings, choice, source, None).run()
+
+
+def test_frames_csv_reaches_the_disk_during_the_run(face_video, tmp_path, monkeypatch, settings):
+    """A crash mid-video keeps the rows written up to the last flush (before: the file was
+    only flushed when it was closed)."""
+    from drowsy.sinks import FramesCsv
+
+    monkeypatch.setattr(FramesCsv, "FLUSH_S", 0.0)
+    csv = tmp_path / "frames.csv"
+    seen = []
+
+    class Peek(Recorder):
+        def result(self, r) -> None:
+            if r.frame.index == 99:
+                seen.append(len(csv.read_text().splitlines()))
+
+    choice, source = file_choice(face_video)
+    Session(settings, choice, source, None, SessionOptions(frames_csv=csv), Peek()).run()
+    assert seen == [101]  # the header and frames 0..99 are on disk when frame 99 is reported

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.resources
 import json
 import logging
 from dataclasses import dataclass
@@ -34,7 +35,14 @@ from drowsy.state.fusion import MarGate
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+def _shipped_models() -> Path:
+    """The shipped models: package data of ``drowsy.models`` (the repository's ``models/``),
+    in an editable checkout and in a wheel alike."""
+    return Path(str(importlib.resources.files("drowsy.models")))
+
+
+DEFAULT_MODELS_DIR = _shipped_models()
 
 
 @dataclass(frozen=True)

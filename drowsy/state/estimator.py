@@ -72,8 +72,8 @@ class GeometricEstimator:
 
 
 def make_estimator(settings: Settings) -> StateEstimator:
-    """The CNN ensembles when their models are present (or required), else the geometric
-    estimate, with a warning when the fallback was not asked for."""
+    """The fused estimator (CNN ensembles + calibrated geometry) by default, the CNNs alone or
+    the geometric estimate when asked; missing models are an error, never a silent fallback."""
     rt = settings.runtime
     if rt.estimator == "geometric":
         return GeometricEstimator(settings.signals)
@@ -82,11 +82,12 @@ def make_estimator(settings: Settings) -> StateEstimator:
 
     folder = Path(rt.models_dir).expanduser() if rt.models_dir else DEFAULT_MODELS_DIR
     present = all((folder / t / "ensemble.json").is_file() for t in ("eyes", "yawn"))
-    if not present:
-        if rt.estimator in ("cnn", "fused"):
-            raise ModelError(f"no eye and yawn ensembles in {folder}")
-        log.warning("no models in %s: using the geometric estimate", folder)
-        return GeometricEstimator(settings.signals)
+    if not present:  # a broken install must not pass for a working one (geometry is weaker)
+        raise ModelError(
+            f"no eye and yawn ensembles in {folder}: reinstall drowsy, point runtime.models_dir"
+            " at a model folder, or run on landmark geometry alone with"
+            " --set runtime.estimator=geometric"
+        )
     cnn = CnnEstimator(folder, rt.provider, rt.threads, rt.voting)
     if rt.estimator == "cnn":
         return cnn

@@ -1,11 +1,11 @@
-"""``drowsy demo``: render a scenario (the default one, cached), then show it in the monitor
-when there is a display, or analyse it and print the alerts; ``--check`` scores the alerts
-against the script."""
+"""``drowsy demo`` without a window: render a scenario (the default one, cached), analyse it
+and print the alerts; ``--check`` scores them against the script. (With a display, the command
+shows the rendered video in the monitor instead: ``drowsy.cli`` decides, so this module, like
+everything below the apps, never imports the GUI.)"""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from drowsy.analyze import AnalyzeOptions, analyze_video
@@ -41,11 +41,6 @@ def run_demo(
     want_check: bool,
 ) -> int:
     video, script = scenario_video(script_path, portrait, out)
-    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if has_display and not want_check:
-        from drowsy.gui.app import run_monitor
-
-        return run_monitor(settings, str(video), None, None)
     opts = AnalyzeOptions(out, default_log_path(settings), settings, progress=False)
     analyze_video(video, out / video.stem, opts)
     events = json.loads((out / video.stem / "events.json").read_text())

@@ -1,0 +1,141 @@
+"""Self-contained HTML pages (plotly.js, images and styles inline; nothing fetched) of one
+video (``report.html``), of a run (``index.html``) and of one logged alert."""
+
+from __future__ import annotations
+
+import base64
+import os
+from functools import cache
+from pathlib import Path
+
+import jinja2
+import plotly.offline
+
+from drowsy.errors import UserError
+from drowsy.report import figures
+from drowsy.report.outputs import VideoOutputs, load
+
+
+@cache
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("drowsy.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = lambda v: "-" if v is None else f"{100 * v:.1f} %"
+    env.filters["num"] = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"
+    return env
+
+
+@cache
+def _plotly_js() -> str:
+    return plotly.offline.get_plotlyjs()
+
+
+def _fig_html(fig, div_id: str) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id)
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def caption(role: str) -> str:
+    """``alert001_raise_gradcam_left_eye`` -> ``when raised: left eye``."""
+    words = role.split("_")
+    if words and words[0].startswith("alert"):
+        words = words[1:]
+    moment = {"raise": "when raised", "peak": "at its peak"}.get(words[0] if words else "", "")
+    rest = " ".join(w for w in words[1:] if w != "gradcam") if moment else " ".join(words)
+    return f"{moment}: {rest}" if moment else rest
+
+
+def _image(folder: Path, rel: str) -> dict | None:
+    path = folder / rel
+    try:
+        return {"name": caption(Path(rel).stem), "src": data_uri(path.read_bytes())}
+    except OSError:
+        return None  # listed but gone: the page says so instead of failing
+
+
+def alert_rows(alerts: list[dict], folder: Path | None) -> list[dict]:
+    """Alerts as the template shows them: peak values, images inline, attention figure."""
+    rows = []
+    for a in alerts:
+        images = [_image(folder, rel) for rel in a.get("images", [])] if folder else []
+        weights = (a.get("evidence") or {}).get("attention")
+        rows.append(
+            {
+                **a,
+                "images": [i for i in images if i is not None],
+                "missing_images": sum(i is None for i in images),
+                "attention_html": (
+                    _fig_html(figures.attention(weights), f"attention-{a.get('id')}")
+                    if weights
+                    else None
+                ),
+            }
+        )
+    return rows
+
+
+def _write(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def render_report(v: VideoOutputs) -> str:
+    s = v.summary
+    thresholds = s.get("thresholds", {})
+    return (
+        _templates()
+        .get_template("report.html.j2")
+        .render(
+            v=v,
+            s=s,
+            plotly_js=_plotly_js(),
+            timeline=_fig_html(figures.timeline(v, thresholds), "timeline-plot"),
+            alerts=alert_rows(v.alerts, v.folder),
+            thresholds=thresholds,
+        )
+    )
+
+
+def write_report(folder: Path) -> Path:
+    """``folder/report.html`` from the analyze outputs in ``folder``."""
+    return _write(folder / "report.html", render_report(load(folder)))
+
+
+def write_index(out_dir: Path, folders: list[Path], labels: list[str] | None = None) -> Path:
+    """``out_dir/index.html``: every analysed video of the run, sortable by its figures;
+    ``labels`` name them (default: the video's file name)."""
+    videos = []
+    for i, folder in enumerate(folders):
+        if not (folder / "summary.json").is_file():
+            continue  # failed before writing anything
+        v = load(folder)
+        has_report = (folder / "report.html").is_file()
+        link = os.path.relpath(folder / "report.html", out_dir) if has_report else None
+        label = labels[i] if labels else v.name
+        videos.append({"v": v, "s": v.summary, "link": link, "label": label})
+    page = _templates().get_template("index.html.j2").render(videos=videos)
+    return _write(out_dir / "index.html", page)
+
+
+def render_alert_page(alert: dict, images: list[tuple[str, bytes]], session: dict) -> str:
+    """One logged alert (``drowsy log show ID --html``): its figures, evidence and images."""
+    row = alert_rows([alert], None)[0]
+    row["images"] = [{"name": caption(n), "src": data_uri(b)} for n, b in images]
+    return (
+        _templates()
+        .get_template("alert.html.j2")
+        .render(a=row, session=session, plotly_js=_plotly_js())
+    )
