@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class AnalyzeOptions:
+    """Where ``analyze`` writes (outputs, alert log) and how it reads and runs each video."""
+
     out_dir: Path
     log_path: Path | None  # None: no alert log (``drowsy fleet``'s tasks; the driver logs)
     settings: Settings
@@ -182,6 +184,8 @@ def output_dirs(paths: list[Path], out: Path, input_root: Path | None = None) ->
 
 @dataclass(frozen=True, slots=True)
 class VideoResult:
+    """One video of an ``analyze`` run: its summary, or why it failed or was skipped."""
+
     path: Path
     summary: dict | None = None
     error: str | None = None

@@ -153,6 +153,8 @@ class DriverState:
 
 
 class AlertKind(StrEnum):
+    """What an alert is about; the values are the names in logs, events.json and reports."""
+
     MICROSLEEP = "microsleep"
     SLEEP = "sleep"
     UNRESPONSIVE = "unresponsive"
@@ -165,6 +167,8 @@ class AlertKind(StrEnum):
 
 
 class AlertLevel(StrEnum):
+    """How urgent an alert is; ordered (``rank``) so the most severe one drives the banner."""
+
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
@@ -219,6 +223,8 @@ class Alert:
 
 
 class AlertAction(StrEnum):
+    """What happened to an alert on a frame: raised, escalated or ended."""
+
     RAISED = "raised"
     ESCALATED = "escalated"
     ENDED = "ended"

@@ -45,6 +45,8 @@ class FleetVideo:
 
 @dataclass(frozen=True)
 class FleetResult:
+    """One video of a fleet run: its status and summary, or its error."""
+
     video: FleetVideo
     status: str  # finished, interrupted, failed, skipped (finished by an earlier run)
     summary: dict | None = None

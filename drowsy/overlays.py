@@ -16,6 +16,8 @@ from drowsy.vision.pose import camera_matrix, euler_to_rotation
 
 @dataclass(frozen=True)
 class OverlayOptions:
+    """Which tracker overlays to draw on the video (landmarks, crop boxes, head-pose axes, gaze)."""
+
     landmarks: bool = True
     crops: bool = True
     pose: bool = True

@@ -63,6 +63,9 @@ def make_temporal(settings: Settings) -> TemporalModel | None:
 
 @dataclass(frozen=True, slots=True)
 class FrameResult:
+    """Everything the pipeline made of one frame: observation, signals, temporal state, alert
+    updates, status, timings, explanations."""
+
     frame: Frame
     observation: FaceObservation
     signals: FrameSignals

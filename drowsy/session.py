@@ -195,6 +195,9 @@ class SessionListener:
 
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
+    """How a session runs: pacing, failure policy, outputs, what it keeps, reconnects and
+    heartbeats."""
+
     pace: bool = False  # files at their own pace (times ``Session.speed``); live never waits
     fail_fast: bool = True  # offline: a failed output write ends the session with an error
     images_dir: Path | None = None  # explanation PNGs (analyze)

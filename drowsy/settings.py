@@ -34,6 +34,8 @@ class _Section(BaseModel):
 
 
 class TrackerSettings(_Section):
+    """Face tracking: how many faces a driver check looks for, confidences, stickiness, rechecks."""
+
     max_faces: int = Field(
         3, ge=1, le=10, description="faces a driver check looks for (the tracker follows one)"
     )
@@ -55,6 +57,8 @@ class TrackerSettings(_Section):
 
 
 class QualitySettings(_Section):
+    """When a face is usable: size, sharpness and brightness limits."""
+
     min_iod_px: float = Field(12.0, gt=0, description="smallest inter-ocular distance")
     min_sharpness: float = Field(5.0, ge=0, description="variance of Laplacian on face crop")
     min_brightness: float = Field(25.0, ge=0, le=255)
@@ -68,6 +72,8 @@ class QualitySettings(_Section):
 
 
 class GazeSettings(_Section):
+    """Gaze estimate and the on-road cone."""
+
     yaw_limit_deg: float = Field(25.0, gt=0, le=90, description="|yaw| beyond this is off road")
     pitch_down_limit_deg: float = Field(20.0, gt=0, le=90)
     pitch_up_limit_deg: float = Field(15.0, gt=0, le=90)
@@ -77,6 +83,8 @@ class GazeSettings(_Section):
 
 
 class CalibrationSettings(_Section):
+    """The calibration phase that learns this driver's neutral pose and open-eye EAR."""
+
     duration_s: float = Field(10.0, ge=0, le=300, description="0 disables calibration")
     min_samples: int = Field(15, ge=1)
     max_neutral_offset_deg: float = Field(
@@ -88,6 +96,8 @@ class CalibrationSettings(_Section):
 
 
 class SignalSettings(_Section):
+    """Per-frame thresholds: closed eyes, yawn, and the geometric estimate's ramps."""
+
     default_ear_open: float = Field(0.28, gt=0, lt=1, description="open-eye EAR before calibration")
     # 0.55 chosen on the hand-labelled dev video webcam_glasses_3 only (frame F1 0.88 vs 0.65 at
     # 0.6); the other labelled videos are kept for testing.
@@ -115,6 +125,8 @@ DEFAULT_COOLDOWNS_S: dict[str, float] = {
 
 
 class AlertSettings(_Section):
+    """The alert rules: durations, windows, limits, cooldowns (DESIGN.md's regulatory numbers)."""
+
     blink_max_s: float = Field(0.5, gt=0)
     microsleep_s: float = Field(1.0, gt=0)
     sleep_s: float = Field(3.0, gt=0)
@@ -175,11 +187,15 @@ class AlertSettings(_Section):
 
 
 class LogSettings(_Section):
+    """The alert log: where it is and whether snapshots are stored."""
+
     path: str | None = Field(None, description="SQLite file; default: the user's data dir")
     snapshots: bool = Field(False, description="store a face snapshot with each alert")
 
 
 class RuntimeSettings(_Section):
+    """How the models run: estimator, fusion, provider, threads, voting, temporal model."""
+
     estimator: Literal["auto", "fused", "cnn", "geometric"] = Field(
         "auto",
         description="auto = fused: the CNN eye ensemble averaged with the calibrated EAR "
@@ -213,6 +229,8 @@ class RuntimeSettings(_Section):
 
 
 class Settings(_Section):
+    """All settings, validated together; loaded from the settings file with ``--set`` overrides."""
+
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     gaze: GazeSettings = Field(default_factory=GazeSettings)

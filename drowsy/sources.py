@@ -39,6 +39,8 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".m
 
 @dataclass(frozen=True, slots=True)
 class SourceOptions:
+    """What part of a source to read: start, end, frame limit."""
+
     start_s: float = 0.0
     end_s: float | None = None
     max_frames: int | None = None

@@ -10,19 +10,21 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from drowsy.inference.metadata import IMAGE_OUTPUTS, ModelMetadata
 from drowsy.inference.preprocess import NORMALISATION
 from drowsy.vision.crops import CROP_SPEC_VERSION
 
-META = {
-    "drowsy_format": "1",
-    "task": "eyes",
-    "classes": json.dumps(["open", "closed"]),
-    "input_size": "64",
-    "normalisation": json.dumps(NORMALISATION),
-    "crop_regions": json.dumps(["left_eye", "right_eye"]),
-    "crop_spec_version": str(CROP_SPEC_VERSION),
-    "version": "test",
-}
+# the metadata of an exported eye member, through the one schema the runtime reads
+META = ModelMetadata(
+    task="eyes",
+    classes=("open", "closed"),
+    input_size=64,
+    normalisation=NORMALISATION,
+    version="test",
+    outputs=IMAGE_OUTPUTS,
+    regions=("left_eye", "right_eye"),
+    crop_spec_version=str(CROP_SPEC_VERSION),
+).to_props()
 
 
 def write_model(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
-from drowsy.inference.ensemble import CnnEstimator, Ensemble
+from drowsy.inference.ensemble import CnnEstimator, Ensemble, _load_member
 from drowsy.inference.onnx_model import ModelError, OnnxModel, choose_providers
 from drowsy.inference.preprocess import to_tensor
 from drowsy.inference.voting import vote
@@ -40,6 +41,8 @@ def test_no_gpu_means_cpu_only_and_no_noise(capfd):
         ("checksum", "checksum mismatch"),
         ("no_sha", "checksum file"),
         ("metadata", "metadata lacks task"),
+        ("format", "metadata format '0', this runtime reads format '1'"),
+        ("outputs", "has no 'probs' output"),
         ("shape", "input shape"),
         ("crop_spec", "crop spec version 0"),
         ("normalisation", "normalised as"),
@@ -59,14 +62,21 @@ def test_bad_model_files_are_named_clearly(tmp_path, damage, message):
         write_model(path, checksum=False)
     elif damage == "metadata":
         write_model(path, meta={k: v for k, v in META.items() if k != "task"})
+    elif damage == "format":
+        write_model(path, meta={**META, "drowsy_format": "0"})
+    elif damage == "outputs":  # the graph has probs, the metadata does not declare it
+        write_model(path, meta={**META, "outputs": json.dumps(["logits"])})
     elif damage == "shape":
         write_model(path, size=48)
     elif damage == "normalisation":
         write_model(path, meta={**META, "normalisation": json.dumps({"mean": 0.5, "std": 0.25})})
     elif damage == "crop_spec":
         write_model(path, meta={**META, "crop_spec_version": "0"})
-    with pytest.raises(ModelError, match=message) as info:
-        OnnxModel(path)
+    with pytest.raises(ModelError, match=re.escape(message)) as info:
+        if damage == "outputs":  # members are read by the ensemble, which needs probs
+            _load_member(path, None)
+        else:
+            OnnxModel(path)
     assert "m.onnx" in str(info.value)
 
 

@@ -21,11 +21,11 @@ def test_shipped_ensembles_load_and_are_small():
     for ens, classes in ((est.eyes, ("open", "closed")), (est.yawn, ("no_yawn", "yawn"))):
         assert ens.classes == classes
         assert len(ens.members) >= 3
-        assert len({m.metadata["arch"] + m.member for m in ens.members}) == 3
+        assert len({m.extra["arch"] + m.member for m in ens.members}) == 3
         for m in ens.members:
             assert m.path.stat().st_size < 5 * 1024 * 1024
-            assert m.metadata["crop_spec_version"] == str(CROP_SPEC_VERSION)
-            assert {"features", "grad_features"} <= set(m.outputs)
+            assert m.meta.crop_spec_version == str(CROP_SPEC_VERSION)
+            assert {"features", "grad_features"} <= set(m.meta.outputs) & set(m.graph_outputs)
         assert ens.explainable
         assert (ens.members[0].path.parent / "MODEL_CARD.md").exists()
 

@@ -20,14 +20,13 @@ import onnx
 import torch
 from torch import nn
 
+from drowsy.inference.metadata import IMAGE_OUTPUTS, ModelMetadata
 from drowsy.inference.preprocess import NORMALISATION
 from drowsy.vision.crops import CROP_SPEC_VERSION
 from training.errors import TrainingError
 from training.models import CropNet
 
-FORMAT_VERSION = "1"
 PARITY_TOLERANCE = 1e-4
-OUTPUTS = ("logits", "probs", "features", "grad_features")
 
 
 class _GradCamGraph(nn.Module):
@@ -71,7 +70,7 @@ def export_onnx(
         (example,),
         str(tmp),
         input_names=["input"],
-        output_names=list(OUTPUTS),
+        output_names=list(IMAGE_OUTPUTS),
         dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=4096)}},
         opset_version=18,
         dynamo=True,
@@ -79,26 +78,27 @@ def export_onnx(
         verbose=False,
     )
     proto = onnx.load(str(tmp))
-    meta = {
-        "drowsy_format": FORMAT_VERSION,
-        "task": task,
-        "classes": json.dumps(list(classes)),
-        "input_size": str(input_size),
-        "input_channels": "1",
-        "colour": "gray",
-        "normalisation": json.dumps(NORMALISATION),
-        "crop_regions": json.dumps(list(regions)),
-        "crop_spec_version": str(CROP_SPEC_VERSION),
-        "arch": model.arch,
-        "member": member,
-        "version": version,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "training_data": json.dumps(training),
-        "val_metrics": json.dumps(metrics),
-        "outputs": json.dumps(list(OUTPUTS)),
-    }
+    meta = ModelMetadata(
+        task=task,
+        classes=tuple(classes),
+        input_size=input_size,
+        normalisation=NORMALISATION,
+        version=version,
+        outputs=IMAGE_OUTPUTS,
+        member=member,
+        regions=tuple(regions),
+        crop_spec_version=str(CROP_SPEC_VERSION),
+        extra={
+            "input_channels": "1",
+            "colour": "gray",
+            "arch": model.arch,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "training_data": json.dumps(training),
+            "val_metrics": json.dumps(metrics),
+        },
+    )
     del proto.metadata_props[:]
-    for k, v in meta.items():
+    for k, v in meta.to_props().items():
         proto.metadata_props.add(key=k, value=v)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(tmp))
@@ -134,5 +134,5 @@ def parity(graph: nn.Module, onnx_path: Path, input_size: int, n: int = 16) -> f
     x = torch.randn(n, 1, input_size, input_size, generator=torch.Generator().manual_seed(0))
     ref = [t.numpy() for t in graph(x)]
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = sess.run(list(OUTPUTS), {"input": x.numpy()})
+    got = sess.run(list(IMAGE_OUTPUTS), {"input": x.numpy()})
     return float(max(np.max(np.abs(a - b)) for a, b in zip(ref, got, strict=True)))

@@ -24,20 +24,18 @@ from drowsy.contracts import (
 )
 from drowsy.settings import AlertSettings, SignalSettings
 
-K = AlertKind
-L = AlertLevel
-
-# (level when raised, highest level it escalates to while its condition lasts)
+# (level when raised, highest level it escalates to while its condition lasts); a microsleep
+# that lasts to sleep_s is ended and a separate sleep alert raised
 LEVELS: dict[AlertKind, tuple[AlertLevel, AlertLevel]] = {
-    K.MICROSLEEP: (L.WARNING, L.WARNING),  # becomes a separate sleep alert at sleep_s
-    K.SLEEP: (L.CRITICAL, L.CRITICAL),
-    K.UNRESPONSIVE: (L.CRITICAL, L.CRITICAL),
-    K.DROWSY_PERCLOS: (L.WARNING, L.CRITICAL),
-    K.DROWSY_YAWNS: (L.INFO, L.WARNING),
-    K.DROWSY_TEMPORAL: (L.WARNING, L.CRITICAL),
-    K.LONG_DISTRACTION: (L.WARNING, L.CRITICAL),
-    K.VISUAL_TIME_SHARING: (L.WARNING, L.CRITICAL),
-    K.MONITORING_DEGRADED: (L.WARNING, L.WARNING),
+    AlertKind.MICROSLEEP: (AlertLevel.WARNING, AlertLevel.WARNING),
+    AlertKind.SLEEP: (AlertLevel.CRITICAL, AlertLevel.CRITICAL),
+    AlertKind.UNRESPONSIVE: (AlertLevel.CRITICAL, AlertLevel.CRITICAL),
+    AlertKind.DROWSY_PERCLOS: (AlertLevel.WARNING, AlertLevel.CRITICAL),
+    AlertKind.DROWSY_YAWNS: (AlertLevel.INFO, AlertLevel.WARNING),
+    AlertKind.DROWSY_TEMPORAL: (AlertLevel.WARNING, AlertLevel.CRITICAL),
+    AlertKind.LONG_DISTRACTION: (AlertLevel.WARNING, AlertLevel.CRITICAL),
+    AlertKind.VISUAL_TIME_SHARING: (AlertLevel.WARNING, AlertLevel.CRITICAL),
+    AlertKind.MONITORING_DEGRADED: (AlertLevel.WARNING, AlertLevel.WARNING),
 }
 
 MAX_FRAME_GAP_S = 1.0  # a longer gap between frames counts as this long (source stalls)
@@ -112,13 +110,17 @@ class EngineStatus:
 
 
 class AlertEngine:
+    """Turns per-frame signals (and the temporal model's state) into alerts with the rules and
+    regulatory limits of DESIGN.md: raises, escalates and ends them, with cooldowns, and keeps
+    blink/closure/yawn episodes."""
+
     def __init__(
         self, settings: AlertSettings, signals: SignalSettings, first_uid: int = 0
     ) -> None:
         """``first_uid``: alert uids continue after it, so an engine that replaces another in
         the same session (a seek) never reuses an alert uid the log already maps."""
-        self.s = settings
-        self.sig = signals
+        self.rules = settings
+        self.thresholds = signals
         self.active: dict[AlertKind, Alert] = {}
         self.episodes: deque[Episode] = deque(maxlen=RECENT_EPISODES)
         self.episode_stats: dict[str, EpisodeStats] = {}
@@ -197,7 +199,10 @@ class AlertEngine:
             if value > alert.peak.get(key, float("-inf")):
                 alert.peak[key] = round(value, 4)
         cap = LEVELS[kind][1]
-        if alert.level.rank < cap.rank and t - self._level_since[kind] >= self.s.escalate_after_s:
+        if (
+            alert.level.rank < cap.rank
+            and t - self._level_since[kind] >= self.rules.escalate_after_s
+        ):
             alert.level = alert.level.raised()
             self._level_since[kind] = t
             return AlertUpdate(AlertAction.ESCALATED, alert)
@@ -209,7 +214,7 @@ class AlertEngine:
             return None
         alert.end_s = max(t, alert.start_s)
         alert.evidence.update(evidence)
-        self._cooldown_until[kind] = alert.end_s + self.s.cooldown(kind.value)
+        self._cooldown_until[kind] = alert.end_s + self.rules.cooldown(kind.value)
         return AlertUpdate(AlertAction.ENDED, alert)
 
     # ----------------------------------------------------------------------- main entry
@@ -224,9 +229,9 @@ class AlertEngine:
         out: list[AlertUpdate | None] = []
 
         eyes = sig.eye_closed
-        closed = sig.usable and eyes is not None and eyes >= self.sig.closed_threshold
+        closed = sig.usable and eyes is not None and eyes >= self.thresholds.closed_threshold
         off_road = sig.on_road is False
-        yawning = sig.usable and sig.yawn is not None and sig.yawn >= self.sig.yawn_threshold
+        yawning = sig.usable and sig.yawn is not None and sig.yawn >= self.thresholds.yawn_threshold
 
         if prev is not None:
             self._account_perclos(t, dt, prev)
@@ -249,7 +254,7 @@ class AlertEngine:
         if spell:
             self._record_closure(*spell)
         spell = self._yawn.flush(t)
-        if spell and spell[1] - spell[0] >= self.s.yawn_min_s:
+        if spell and spell[1] - spell[0] >= self.rules.yawn_min_s:
             self._add_episode(Episode("yawn", *spell))
         return [
             u for kind in list(self.active) if (u := self._end(kind, t, ended_by="end_of_stream"))
@@ -258,10 +263,10 @@ class AlertEngine:
     # --------------------------------------------------------------------------- rules
     def _record_closure(self, start: float, end: float) -> None:
         d = end - start
-        if d < self.s.blink_max_s:
+        if d < self.rules.blink_max_s:
             kind = "blink"
         else:
-            kind = "long_blink" if d < self.s.microsleep_s else "closure"
+            kind = "long_blink" if d < self.rules.microsleep_s else "closure"
         self._add_episode(Episode(kind, start, end))
 
     def _closure_rules(self, t: float, sig: FrameSignals, closed: bool) -> list[AlertUpdate | None]:
@@ -271,31 +276,34 @@ class AlertEngine:
         self.status.closure_s = held
         if spell:
             self._record_closure(*spell)
-            for kind in (K.MICROSLEEP, K.SLEEP):
+            for kind in (AlertKind.MICROSLEEP, AlertKind.SLEEP):
                 out.append(self._end(kind, spell[1], closure_s=round(spell[1] - spell[0], 3)))
             return out
         if not self._closure.holding:
             return out
         peak = {"closure_s": held, "eye_closed": sig.eye_closed or 0.0}
         evidence = {"closure_start_s": round(self._closure.since or t, 3)}
-        if held >= self.s.sleep_s:
-            if K.MICROSLEEP in self.active:
-                out.append(self._end(K.MICROSLEEP, t, escalated_to="sleep"))
-            out.append(self._raise(K.SLEEP, t, peak, evidence))
-            out.append(self._track(K.SLEEP, t, peak))
-        elif held >= self.s.microsleep_s:
-            out.append(self._raise(K.MICROSLEEP, t, peak, evidence))
-            out.append(self._track(K.MICROSLEEP, t, peak))
+        if held >= self.rules.sleep_s:
+            if AlertKind.MICROSLEEP in self.active:
+                out.append(self._end(AlertKind.MICROSLEEP, t, escalated_to="sleep"))
+            out.append(self._raise(AlertKind.SLEEP, t, peak, evidence))
+            out.append(self._track(AlertKind.SLEEP, t, peak))
+        elif held >= self.rules.microsleep_s:
+            out.append(self._raise(AlertKind.MICROSLEEP, t, peak, evidence))
+            out.append(self._track(AlertKind.MICROSLEEP, t, peak))
         return out
 
     def _unresponsive_rule(self, t: float, inattentive: bool) -> list[AlertUpdate | None]:
         spell = self._inattentive.update(t, inattentive)
         if spell:
-            return [self._end(K.UNRESPONSIVE, spell[1])]
+            return [self._end(AlertKind.UNRESPONSIVE, spell[1])]
         held = self._inattentive.held_for(t)
-        if held >= self.s.unresponsive_s:
+        if held >= self.rules.unresponsive_s:
             peak = {"inattentive_s": held}
-            return [self._raise(K.UNRESPONSIVE, t, peak, {}), self._track(K.UNRESPONSIVE, t, peak)]
+            return [
+                self._raise(AlertKind.UNRESPONSIVE, t, peak, {}),
+                self._track(AlertKind.UNRESPONSIVE, t, peak),
+            ]
         return []
 
     def _distraction_rules(
@@ -306,43 +314,43 @@ class AlertEngine:
         held = self._off_road.held_for(t)
         self.status.off_road_s = held
         if spell:
-            out.append(self._end(K.LONG_DISTRACTION, spell[1]))
-        elif held >= self.s.distraction_s:
+            out.append(self._end(AlertKind.LONG_DISTRACTION, spell[1]))
+        elif held >= self.rules.distraction_s:
             peak = {"off_road_s": held}
             if sig.gaze_yaw is not None and sig.gaze_pitch is not None:
                 peak["abs_gaze_yaw"] = abs(sig.gaze_yaw)
                 peak["abs_gaze_pitch"] = abs(sig.gaze_pitch)
             evidence = {"off_road_start_s": round(self._off_road.since or t, 3)}
-            out.append(self._raise(K.LONG_DISTRACTION, t, peak, evidence))
-            out.append(self._track(K.LONG_DISTRACTION, t, peak))
+            out.append(self._raise(AlertKind.LONG_DISTRACTION, t, peak, evidence))
+            out.append(self._track(AlertKind.LONG_DISTRACTION, t, peak))
 
         # Visual time sharing: glances shorter than a long distraction, summed in the window
         # until the driver has looked at the road for vats_reset_on_road_s without a break.
         if sig.on_road:
             self._on_road_since = self._on_road_since if self._on_road_since is not None else t
-            if t - self._on_road_since >= self.s.vats_reset_on_road_s:
+            if t - self._on_road_since >= self.rules.vats_reset_on_road_s:
                 self._vats.clear()
                 self._vats_current.clear()
-                out.append(self._end(K.VISUAL_TIME_SHARING, t, reset_by="on_road"))
+                out.append(self._end(AlertKind.VISUAL_TIME_SHARING, t, reset_by="on_road"))
         else:
             self._on_road_since = None
         total = self.status.vats_off_road_s
-        if total >= self.s.vats_off_road_s:
+        if total >= self.rules.vats_off_road_s:
             peak = {"off_road_in_window_s": total}
-            ev = {"window_s": self.s.vats_window_s, "glance_pieces": len(self._vats)}
-            out.append(self._raise(K.VISUAL_TIME_SHARING, t, peak, ev))
-            out.append(self._track(K.VISUAL_TIME_SHARING, t, peak))
+            ev = {"window_s": self.rules.vats_window_s, "glance_pieces": len(self._vats)}
+            out.append(self._raise(AlertKind.VISUAL_TIME_SHARING, t, peak, ev))
+            out.append(self._track(AlertKind.VISUAL_TIME_SHARING, t, peak))
         return out
 
     def _account_vats(self, t: float, dt: float, prev: FrameSignals) -> None:
         if prev.on_road is False:
             self._vats_current.append((prev.timestamp_s, dt))
-            if sum(d for _, d in self._vats_current) >= self.s.distraction_s:
+            if sum(d for _, d in self._vats_current) >= self.rules.distraction_s:
                 self._vats_current.clear()  # a long distraction, not time sharing
         elif self._vats_current:
             self._vats.extend(self._vats_current)
             self._vats_current.clear()
-        horizon = t - self.s.vats_window_s
+        horizon = t - self.rules.vats_window_s
         while self._vats and self._vats[0][0] < horizon:
             self._vats.popleft()
         self.status.vats_off_road_s = sum(d for _, d in self._vats) + sum(
@@ -351,16 +359,18 @@ class AlertEngine:
 
     def _account_perclos(self, t: float, dt: float, prev: FrameSignals) -> None:
         if prev.usable and prev.eye_closed is not None:
-            closed = prev.eye_closed >= self.sig.closed_threshold
+            closed = prev.eye_closed >= self.thresholds.closed_threshold
             self._perclos.append((prev.timestamp_s, dt, closed))
             self._perclos_usable += dt
             self._perclos_closed += dt if closed else 0.0
-        horizon = t - self.s.perclos_window_s
+        horizon = t - self.rules.perclos_window_s
         while self._perclos and self._perclos[0][0] < horizon:
             _, d, c = self._perclos.popleft()
             self._perclos_usable -= d
             self._perclos_closed -= d if c else 0.0
-        enough = self._perclos_usable >= self.s.perclos_min_coverage * self.s.perclos_window_s
+        enough = (
+            self._perclos_usable >= self.rules.perclos_min_coverage * self.rules.perclos_window_s
+        )
         self.status.perclos = (
             max(0.0, self._perclos_closed) / self._perclos_usable if enough else None
         )
@@ -369,57 +379,63 @@ class AlertEngine:
         p = self.status.perclos
         if p is None:
             return []
-        if K.DROWSY_PERCLOS in self.active and p < 0.8 * self.s.perclos_threshold:
-            return [self._end(K.DROWSY_PERCLOS, t)]
-        if p > self.s.perclos_threshold:
+        if AlertKind.DROWSY_PERCLOS in self.active and p < 0.8 * self.rules.perclos_threshold:
+            return [self._end(AlertKind.DROWSY_PERCLOS, t)]
+        if p > self.rules.perclos_threshold:
             peak = {"perclos": p}
-            ev = {"window_s": self.s.perclos_window_s, "threshold": self.s.perclos_threshold}
+            ev = {
+                "window_s": self.rules.perclos_window_s,
+                "threshold": self.rules.perclos_threshold,
+            }
             out = [
-                self._raise(K.DROWSY_PERCLOS, t, peak, ev),
-                self._track(K.DROWSY_PERCLOS, t, peak),
+                self._raise(AlertKind.DROWSY_PERCLOS, t, peak, ev),
+                self._track(AlertKind.DROWSY_PERCLOS, t, peak),
             ]
-            alert = self.active.get(K.DROWSY_PERCLOS)
-            if alert and p >= self.s.perclos_critical and alert.level != L.CRITICAL:
-                alert.level = L.CRITICAL
-                self._level_since[K.DROWSY_PERCLOS] = t
+            alert = self.active.get(AlertKind.DROWSY_PERCLOS)
+            if alert and p >= self.rules.perclos_critical and alert.level != AlertLevel.CRITICAL:
+                alert.level = AlertLevel.CRITICAL
+                self._level_since[AlertKind.DROWSY_PERCLOS] = t
                 out.append(AlertUpdate(AlertAction.ESCALATED, alert))
             return out
         return []
 
     def _yawn_rules(self, t: float, sig: FrameSignals, yawning: bool) -> list[AlertUpdate | None]:
         spell = self._yawn.update(t, yawning)
-        if spell and spell[1] - spell[0] >= self.s.yawn_min_s:
+        if spell and spell[1] - spell[0] >= self.rules.yawn_min_s:
             self._add_episode(Episode("yawn", *spell))
         # a yawn counts as soon as the mouth has been wide open for yawn_min_s
-        if self._yawn.holding and self._yawn.held_for(t) >= self.s.yawn_min_s:
+        if self._yawn.holding and self._yawn.held_for(t) >= self.rules.yawn_min_s:
             start = self._yawn.since
             if not self._yawn_starts or self._yawn_starts[-1] != start:
                 self._yawn_starts.append(start)  # type: ignore[arg-type]
-        while self._yawn_starts and self._yawn_starts[0] < t - self.s.yawn_window_s:
+        while self._yawn_starts and self._yawn_starts[0] < t - self.rules.yawn_window_s:
             self._yawn_starts.popleft()
         n = len(self._yawn_starts)
         self.status.yawns_in_window = n
-        if n >= self.s.yawn_count:
+        if n >= self.rules.yawn_count:
             peak = {"yawns_in_window": float(n)}
             ev = {"yawn_starts_s": [round(x, 3) for x in self._yawn_starts]}
-            return [self._raise(K.DROWSY_YAWNS, t, peak, ev), self._track(K.DROWSY_YAWNS, t, peak)]
-        if K.DROWSY_YAWNS in self.active:
-            return [self._end(K.DROWSY_YAWNS, t)]
+            return [
+                self._raise(AlertKind.DROWSY_YAWNS, t, peak, ev),
+                self._track(AlertKind.DROWSY_YAWNS, t, peak),
+            ]
+        if AlertKind.DROWSY_YAWNS in self.active:
+            return [self._end(AlertKind.DROWSY_YAWNS, t)]
         return []
 
     def _temporal_rule(self, t: float, state: DriverState | None) -> list[AlertUpdate | None]:
         if state is None:
             return []
-        high = state.drowsiness >= self.s.temporal_threshold
+        high = state.drowsiness >= self.rules.temporal_threshold
         spell = self._drowsy_score.update(t, high)
         if spell:
-            return [self._end(K.DROWSY_TEMPORAL, spell[1])]
-        if self._drowsy_score.held_for(t) >= self.s.temporal_min_s:
+            return [self._end(AlertKind.DROWSY_TEMPORAL, spell[1])]
+        if self._drowsy_score.held_for(t) >= self.rules.temporal_min_s:
             peak = {"drowsiness": state.drowsiness}
             ev = {"attention": [round(a, 4) for a in state.attention]}
             return [
-                self._raise(K.DROWSY_TEMPORAL, t, peak, ev),
-                self._track(K.DROWSY_TEMPORAL, t, peak),
+                self._raise(AlertKind.DROWSY_TEMPORAL, t, peak, ev),
+                self._track(AlertKind.DROWSY_TEMPORAL, t, peak),
             ]
         return []
 
@@ -428,12 +444,12 @@ class AlertEngine:
         held = self._degraded.held_for(t)
         self.status.no_face_s = held
         if spell:
-            return [self._end(K.MONITORING_DEGRADED, spell[1])]
-        if held >= self.s.degraded_s:
+            return [self._end(AlertKind.MONITORING_DEGRADED, spell[1])]
+        if held >= self.rules.degraded_s:
             peak = {"no_usable_face_s": held}
             ev = {"face_present": sig.face_present}
             return [
-                self._raise(K.MONITORING_DEGRADED, t, peak, ev),
-                self._track(K.MONITORING_DEGRADED, t, peak),
+                self._raise(AlertKind.MONITORING_DEGRADED, t, peak, ev),
+                self._track(AlertKind.MONITORING_DEGRADED, t, peak),
             ]
         return []

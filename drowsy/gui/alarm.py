@@ -33,6 +33,9 @@ def write_tone(path: Path, freq: float, beeps: int, beep_s: float, rate: int = 2
 
 
 class Alarm:
+    """The audible alarm: a tone per alert level, escalating with it; silent (saying so once)
+    without sound hardware."""
+
     def __init__(self) -> None:
         self.unavailable = False
         self._effects: dict[AlertLevel, object] = {}

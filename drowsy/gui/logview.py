@@ -48,6 +48,8 @@ HEADERS = (
 
 
 class LogView(QWidget):
+    """The alert log tab: sessions and alerts (live), their evidence and images, export."""
+
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings

@@ -44,6 +44,8 @@ def value_range(info) -> str:
 
 
 class SettingsDialog(QDialog):
+    """Edits the settings with units, ranges and help; validates all edits together on save."""
+
     def __init__(self, settings: Settings, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("drowsy settings")

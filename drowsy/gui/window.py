@@ -206,6 +206,9 @@ class Plots(pg.GraphicsLayoutWidget):
 
 
 class MonitorWindow(QMainWindow):
+    """The desktop monitor: video with overlays, indicators, linked plots, the alert banner and
+    alarm, explanations and the log."""
+
     def __init__(self, settings: Settings, source: str | None = None) -> None:
         super().__init__()
         self.setWindowTitle("drowsy - driver monitor")

@@ -66,6 +66,9 @@ class _Forward(SessionListener):
 
 
 class PipelineWorker(QObject):
+    """Runs a session in a Qt worker thread and forwards its listener calls to the window as
+    signals."""
+
     result = pyqtSignal(object)  # FrameResult
     alert_updates = pyqtSignal(object)  # list[AlertUpdate], every change incl. end of stream
     status = pyqtSignal(str)  # one-line messages (source lost/back, seeks)

@@ -21,6 +21,7 @@ import onnx
 
 from drowsy.contracts import Calibration, FaceObservation, StateProbabilities
 from drowsy.inference.merge import MEMBER_PROBS, merge_members, metadata, prefix
+from drowsy.inference.metadata import FEATURES, GRAD_FEATURES, PROBS
 from drowsy.inference.onnx_model import (
     ModelError,
     ModelInfo,
@@ -47,6 +48,8 @@ DEFAULT_MODELS_DIR = _shipped_models()
 
 @dataclass(frozen=True)
 class EnsembleOutput:
+    """An ensemble's voted probabilities and each member's, for one batch of crops."""
+
     probs: np.ndarray  # (N, C) after voting
     member_probs: tuple[np.ndarray, ...]  # each (N, C), kept for explanations
 
@@ -92,7 +95,8 @@ class Ensemble:
         self.model = OnnxModel(folder / "ensemble.json", providers, threads, content=content)
         del content
         self.explainable = all(
-            {"features", "grad_features"} <= set(m.outputs) for m in self.members
+            {FEATURES, GRAD_FEATURES} <= set(m.meta.outputs) & set(m.graph_outputs)
+            for m in self.members
         )
         self.task = first.task
         self.classes = first.classes
@@ -117,7 +121,7 @@ class Ensemble:
         """Per member: ``probs``, ``features`` and ``grad_features`` for Grad-CAM (alerts only)."""
         if not self.explainable:
             raise ModelError(f"{self.model.info.path}: members lack Grad-CAM outputs")
-        keys = ("probs", "features", "grad_features")
+        keys = (PROBS, FEATURES, GRAD_FEATURES)
         names = [f"{prefix(i)}{k}" for i in range(len(self.members)) for k in keys]
         out = self.model.run(batch, names)
         return [{k: out[f"{prefix(i)}{k}"] for k in keys} for i in range(len(self.members))]
@@ -129,10 +133,9 @@ def _load_member(path: Path, sha256: str | None) -> tuple[onnx.ModelProto, Model
         proto = onnx.load_from_string(content)
     except Exception as exc:  # onnx raises protobuf's own decode errors
         raise ModelError(f"model {path}: not a loadable ONNX model ({exc})") from exc
-    outputs = tuple(o.name for o in proto.graph.output)
-    if "probs" not in outputs:
-        raise ModelError(f"model {path}: has no 'probs' output")
-    return proto, model_info(path, metadata(proto), digest, outputs)
+    info = model_info(path, metadata(proto), digest, tuple(o.name for o in proto.graph.output))
+    info.meta.require_outputs((PROBS,), info.graph_outputs, path)
+    return proto, info
 
 
 def _return_scratch_memory() -> None:

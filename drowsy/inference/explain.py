@@ -17,13 +17,14 @@ from drowsy.inference.gradcam import gradcam, overlay
 from drowsy.inference.preprocess import to_tensor
 from drowsy.vision.crops import region_matrix
 
-K = AlertKind
-EYE_KINDS = frozenset({K.MICROSLEEP, K.SLEEP, K.UNRESPONSIVE, K.DROWSY_PERCLOS})
+EYE_KINDS = frozenset(
+    {AlertKind.MICROSLEEP, AlertKind.SLEEP, AlertKind.UNRESPONSIVE, AlertKind.DROWSY_PERCLOS}
+)
 # (task, crop regions, class explained) for each kind the CNNs decide
 TARGETS: dict[AlertKind, list[tuple[str, tuple[str, ...], str]]] = {
     **{k: [("eyes", ("left_eye", "right_eye"), "closed")] for k in EYE_KINDS},
-    K.DROWSY_YAWNS: [("yawn", ("mouth",), "yawn")],
-    K.DROWSY_TEMPORAL: [
+    AlertKind.DROWSY_YAWNS: [("yawn", ("mouth",), "yawn")],
+    AlertKind.DROWSY_TEMPORAL: [
         ("eyes", ("left_eye", "right_eye"), "closed"),
         ("yawn", ("mouth",), "yawn"),
     ],
@@ -33,6 +34,9 @@ PANEL = 128
 
 @dataclass(frozen=True)
 class Explanation:
+    """The images that explain one alert at one moment (raise or peak): Grad-CAM tiles or the
+    tracker overlay."""
+
     moment: str  # "raise" or "peak"
     images: dict[str, np.ndarray]  # role -> BGR image
     member_probs: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -55,6 +59,8 @@ def explains(kind: AlertKind) -> bool:
 
 
 class Explainer:
+    """Grad-CAM of the CNN ensembles for the alerts they decided, drawn on crops and face."""
+
     def __init__(self, estimator: CnnEstimator) -> None:
         self.ensembles: dict[str, Ensemble] = {"eyes": estimator.eyes, "yawn": estimator.yawn}
 

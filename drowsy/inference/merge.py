@@ -17,7 +17,7 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, compose, helper
 
-from drowsy.inference.onnx_model import ModelError
+from drowsy.inference.metadata import LOGITS, PROBS, ModelError
 
 MEMBER_PROBS = "member_probs"
 INPUT = "input"
@@ -51,7 +51,7 @@ def merge_members(members: list[onnx.ModelProto], paths: list[Path]) -> onnx.Mod
             node.input[:] = [INPUT if x == prefix(i) + own_input else x for x in node.input]
         nodes.extend(named.graph.node)
         initializers.extend(named.graph.initializer)
-        outputs.extend(o for o in named.graph.output if o.name != prefix(i) + "logits")
+        outputs.extend(o for o in named.graph.output if o.name != prefix(i) + LOGITS)
     axes = "member_axis"
     nodes.append(
         helper.make_node(
@@ -59,7 +59,7 @@ def merge_members(members: list[onnx.ModelProto], paths: list[Path]) -> onnx.Mod
         )
     )
     for i in range(len(members)):
-        nodes.append(helper.make_node("Unsqueeze", [f"{prefix(i)}probs", axes], [f"m{i}_row"]))
+        nodes.append(helper.make_node("Unsqueeze", [prefix(i) + PROBS, axes], [f"m{i}_row"]))
     rows = [f"m{i}_row" for i in range(len(members))]
     nodes.append(helper.make_node("Concat", rows, [MEMBER_PROBS], axis=0))
     graph_input = helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, dims)
@@ -71,6 +71,7 @@ def merge_members(members: list[onnx.ModelProto], paths: list[Path]) -> onnx.Mod
     merged.ir_version = first.ir_version
     meta = {p.key: p.value for p in first.metadata_props}
     meta["member"] = "ensemble"
+    meta["outputs"] = json.dumps([MEMBER_PROBS, *(o.name for o in outputs)])
     names = [metadata(m).get("member", p.stem) for m, p in zip(members, paths, strict=True)]
     meta["members"] = json.dumps(names)
     helper.set_model_props(merged, meta)

@@ -9,25 +9,19 @@ onnxruntime-gpu print errors, so we only ask for what can work), and warms up at
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from drowsy.errors import UserError
+from drowsy.inference.metadata import ModelError, ModelMetadata
 from drowsy.inference.preprocess import NORMALISATION
 from drowsy.vision.crops import CROP_SPEC_VERSION
 
 log = logging.getLogger(__name__)
 
 GPU_PROVIDERS = frozenset({"CUDAExecutionProvider", "TensorrtExecutionProvider"})
-REQUIRED_KEYS = ("drowsy_format", "task", "classes", "input_size", "normalisation", "version")
-
-
-class ModelError(UserError):
-    """A model file that is missing, corrupt or not what the runtime expects."""
 
 
 def _gpu_present() -> bool:
@@ -62,19 +56,44 @@ def choose_providers(preference: str = "auto") -> list[str]:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a model file says about itself (its metadata), checked on load."""
+    """A loaded model file: where it is, its checksum, its metadata and its graph outputs."""
 
     path: Path
-    task: str
-    classes: tuple[str, ...]
-    input_size: int
-    normalisation: dict
-    regions: tuple[str, ...]
-    version: str
-    member: str
     sha256: str
-    metadata: dict[str, str]
-    outputs: tuple[str, ...] = ()
+    meta: ModelMetadata
+    graph_outputs: tuple[str, ...]
+
+    @property
+    def task(self) -> str:
+        return self.meta.task
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.meta.classes
+
+    @property
+    def input_size(self) -> int:
+        return self.meta.input_size
+
+    @property
+    def normalisation(self) -> dict:
+        return self.meta.normalisation
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return self.meta.regions
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    @property
+    def member(self) -> str:
+        return self.meta.member or self.path.stem
+
+    @property
+    def extra(self) -> dict[str, str]:
+        return self.meta.extra
 
 
 def read_verified(path: Path, expected_sha256: str | None = None) -> tuple[bytes, str]:
@@ -104,41 +123,23 @@ def _checksum_file(path: Path) -> str:
 
 
 def model_info(
-    path: Path, meta: dict[str, str], digest: str, outputs: tuple[str, ...]
+    path: Path, props: dict[str, str], digest: str, graph_outputs: tuple[str, ...]
 ) -> ModelInfo:
     """Parse and check a model's metadata; image models must match the runtime's crops."""
-    missing = [k for k in REQUIRED_KEYS if k not in meta]
-    if missing:
-        raise ModelError(f"model {path}: metadata lacks {', '.join(missing)}")
-    try:
-        info = ModelInfo(
-            path=path,
-            task=meta["task"],
-            classes=tuple(json.loads(meta["classes"])),
-            input_size=int(meta["input_size"]),
-            normalisation=json.loads(meta["normalisation"]),
-            regions=tuple(json.loads(meta.get("crop_regions", "[]"))),
-            version=meta["version"],
-            member=meta.get("member", path.stem),
-            sha256=digest,
-            metadata=meta,
-            outputs=outputs,
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"model {path}: malformed metadata ({exc})") from exc
-    if info.regions:  # an image model fed crops unlike its training crops fails silently
-        if meta.get("crop_spec_version") != str(CROP_SPEC_VERSION):
+    meta = ModelMetadata.from_props(props, path)
+    if meta.regions:  # an image model fed crops unlike its training crops fails silently
+        if meta.crop_spec_version != str(CROP_SPEC_VERSION):
             raise ModelError(
-                f"model {path}: trained on crop spec version {meta.get('crop_spec_version')}, "
+                f"model {path}: trained on crop spec version {meta.crop_spec_version}, "
                 f"but this runtime cuts version {CROP_SPEC_VERSION} crops; retrain or use "
                 "matching models"
             )
-        if info.normalisation != NORMALISATION:
+        if meta.normalisation != NORMALISATION:
             raise ModelError(
-                f"model {path}: expects input normalised as {info.normalisation}, the "
+                f"model {path}: expects input normalised as {meta.normalisation}, the "
                 f"runtime normalises crops as {NORMALISATION}; retrain or use matching models"
             )
-    return info
+    return ModelInfo(path, digest, meta, graph_outputs)
 
 
 class OnnxModel:
@@ -181,8 +182,8 @@ class OnnxModel:
         self.info = model_info(path, meta, digest, tuple(self.output_names))
         inp = self.session.get_inputs()[0]
         shape = inp.shape
-        if "input_shape" in meta:  # sequence models state their own (steps, features)
-            expect = [int(v) for v in json.loads(meta["input_shape"])]
+        if self.info.meta.input_shape is not None:  # sequence models: (steps, features)
+            expect = list(self.info.meta.input_shape)
         else:  # image models: (channels, size, size)
             expect = [1, self.info.input_size, self.info.input_size]
         if len(shape) != len(expect) + 1 or list(shape[1:]) != expect:

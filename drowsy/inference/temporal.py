@@ -7,11 +7,15 @@ import json
 from pathlib import Path
 
 from drowsy.contracts import Calibration, DriverState, FrameSignals
-from drowsy.inference.onnx_model import ModelError, OnnxModel
+from drowsy.inference.metadata import ATTENTION, SCORES, TEMPORAL_OUTPUTS, ModelError
+from drowsy.inference.onnx_model import OnnxModel
 from drowsy.temporal.features import FEATURE_SPEC_VERSION, FEATURES, StepBuffer, frame_vector
 
 
 class TemporalModel:
+    """The GRU over the last 20 s of per-step features in ONNX Runtime: drowsiness and distraction
+    scores with attention."""
+
     def __init__(
         self,
         path: Path,
@@ -21,9 +25,11 @@ class TemporalModel:
         min_fill: float = 0.5,
     ) -> None:
         self.model = OnnxModel(path, providers, threads)
-        meta = self.model.info.metadata
-        if meta.get("task") != "temporal":
-            raise ModelError(f"model {path}: not a temporal model (task {meta.get('task')!r})")
+        info = self.model.info
+        if info.task != "temporal":
+            raise ModelError(f"model {path}: not a temporal model (task {info.task!r})")
+        info.meta.require_outputs(TEMPORAL_OUTPUTS, info.graph_outputs, path)
+        meta = info.extra
         try:
             features = tuple(json.loads(meta["features"]))
             self.step_s = float(meta["step_s"])
@@ -56,8 +62,8 @@ class TemporalModel:
             return self.state
         if self._next_run is None or s.timestamp_s >= self._next_run:
             x, _ = self.buffer.array()
-            out = self.model.run(x[None], ["scores", "attention"])
-            scores, att = out["scores"][0], out["attention"][0]
+            out = self.model.run(x[None], list(TEMPORAL_OUTPUTS))
+            scores, att = out[SCORES][0], out[ATTENTION][0]
             k = max(1, round(1.0 / self.step_s))
             per_second = att[: len(att) // k * k].reshape(-1, k).sum(axis=1)
             self.state = DriverState(

@@ -14,6 +14,9 @@ from drowsy.scenario.script import Expected
 
 @dataclass
 class CheckReport:
+    """The demo's alerts matched against the script's expected ones: matched, missed and false
+    alarms."""
+
     precision: float
     recall: float
     matched: list[dict]

@@ -114,6 +114,8 @@ def _ramp(t: float, start: float, end: float, rise: float) -> float:
 
 @dataclass(frozen=True)
 class Pose:
+    """The rendered actor's head and eye state at one moment of a scenario."""
+
     closed: bool = False
     yaw: float = 0.0
     pitch: float = 0.0

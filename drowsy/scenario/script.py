@@ -28,6 +28,9 @@ TEMPORAL_ALLOW_S = 30.0  # the temporal model may flag drowsiness this long afte
 
 @dataclass(frozen=True)
 class Event:
+    """One scripted behaviour of the demo driver (blink, closure, yawn, glance...) from start to
+    end."""
+
     kind: str
     start_s: float
     end_s: float
@@ -42,6 +45,8 @@ class Event:
 
 @dataclass(frozen=True)
 class Script:
+    """A demo scenario: its events, duration, frame rate, size and portrait."""
+
     events: tuple[Event, ...]
     duration_s: float = 90.0
     fps: float = 15.0
@@ -93,6 +98,8 @@ class Expected:
 
 @dataclass
 class GroundTruth:
+    """What a script must raise: the expected alerts with the time windows the rules allow."""
+
     events: list[dict] = field(default_factory=list)
     expected_alerts: list[Expected] = field(default_factory=list)
 

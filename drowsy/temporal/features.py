@@ -34,23 +34,25 @@ ANGLE_SCALE = 45.0  # degrees -> roughly -1..1
 
 
 def frame_vector(s: FrameSignals, cal: Calibration) -> np.ndarray:
-    """The feature vector of one frame (see :data:`FEATURES`)."""
-    v = np.zeros(len(FEATURES), np.float32)
-    v[8] = float(s.face_present)
-    if not s.usable:
-        return v
-    opens = [e for e in (cal.ear_open_left, cal.ear_open_right) if e]
-    ear_open = float(np.mean(opens)) if opens else DEFAULT_EAR_OPEN
-    v[0] = s.eye_closed or 0.0
-    v[1] = s.yawn or 0.0
-    v[2] = (s.ear or 0.0) / ear_open
-    v[3] = s.mar or 0.0
-    v[4] = ((s.yaw or 0.0) - cal.neutral_yaw) / ANGLE_SCALE
-    v[5] = ((s.pitch or 0.0) - cal.neutral_pitch) / ANGLE_SCALE
-    v[6] = (s.roll or 0.0) / ANGLE_SCALE
-    v[7] = 1.0 if s.on_road is False else 0.0
-    v[9] = 1.0
-    return v
+    """The feature vector of one frame, in the order of :data:`FEATURES` (values set by name,
+    so the order is stated once)."""
+    values = dict.fromkeys(FEATURES, 0.0)
+    values["face_present"] = float(s.face_present)
+    if s.usable:
+        opens = [e for e in (cal.ear_open_left, cal.ear_open_right) if e]
+        ear_open = float(np.mean(opens)) if opens else DEFAULT_EAR_OPEN
+        values.update(
+            eye_closed=s.eye_closed or 0.0,
+            yawn=s.yawn or 0.0,
+            ear_rel=(s.ear or 0.0) / ear_open,
+            mar=s.mar or 0.0,
+            yaw_rel=((s.yaw or 0.0) - cal.neutral_yaw) / ANGLE_SCALE,
+            pitch_rel=((s.pitch or 0.0) - cal.neutral_pitch) / ANGLE_SCALE,
+            roll=(s.roll or 0.0) / ANGLE_SCALE,
+            off_road=1.0 if s.on_road is False else 0.0,
+            usable=1.0,
+        )
+    return np.array([values[name] for name in FEATURES], np.float32)
 
 
 class StepBuffer:

@@ -61,6 +61,8 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 @dataclass(frozen=True, slots=True)
 class TrackerOptions:
+    """The tracker's settings and mode (independent images, or video with driver checks)."""
+
     tracker: TrackerSettings
     quality: QualitySettings
     gaze: GazeSettings

@@ -16,6 +16,7 @@ import onnx
 import torch
 import torch.nn.functional as F
 
+from drowsy.inference.metadata import TEMPORAL_OUTPUTS, ModelMetadata
 from drowsy.metrics import roc_auc
 from drowsy.temporal.features import FEATURE_SPEC_VERSION, FEATURES, STEP_S
 from training.errors import TrainingError
@@ -207,30 +208,32 @@ def export(
         (example,),
         str(tmp),
         input_names=["input"],
-        output_names=["scores", "attention"],
-        dynamic_axes={"input": {0: "batch"}, "scores": {0: "batch"}, "attention": {0: "batch"}},
+        output_names=list(TEMPORAL_OUTPUTS),
+        dynamic_axes={"input": {0: "batch"}, **{o: {0: "batch"} for o in TEMPORAL_OUTPUTS}},
         opset_version=17,
         dynamo=False,
     )
     proto = onnx.load(str(tmp))
-    meta = {
-        "drowsy_format": "1",
-        "task": "temporal",
-        "classes": json.dumps(["drowsiness", "distraction"]),
-        "input_size": str(cfg.window),
-        "input_shape": json.dumps([cfg.window, len(FEATURES)]),
-        "normalisation": json.dumps({"mean": 0.0, "std": 1.0}),
-        "features": json.dumps(list(FEATURES)),
-        "feature_spec_version": str(FEATURE_SPEC_VERSION),
-        "step_s": str(STEP_S),
-        "window_steps": str(cfg.window),
-        "version": version,
-        "member": "gru_attention",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "training": json.dumps(asdict(cfg)),
-        "metrics": json.dumps(metrics),
-    }
-    for k, v in meta.items():
+    meta = ModelMetadata(
+        task="temporal",
+        classes=("drowsiness", "distraction"),
+        input_size=cfg.window,
+        normalisation={"mean": 0.0, "std": 1.0},
+        version=version,
+        outputs=TEMPORAL_OUTPUTS,
+        member="gru_attention",
+        input_shape=(cfg.window, len(FEATURES)),
+        extra={
+            "features": json.dumps(list(FEATURES)),
+            "feature_spec_version": str(FEATURE_SPEC_VERSION),
+            "step_s": str(STEP_S),
+            "window_steps": str(cfg.window),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "training": json.dumps(asdict(cfg)),
+            "metrics": json.dumps(metrics),
+        },
+    )
+    for k, v in meta.to_props().items():
         proto.metadata_props.add(key=k, value=v)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(tmp))
