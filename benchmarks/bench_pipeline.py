@@ -212,7 +212,7 @@ def gui_latency(path: Path, seconds: float) -> dict | None:
         window.worker.pipeline_info.connect(lambda _info: camera.go.set())
         window.show()
         deadline = time.perf_counter() + seconds + 15
-        while window.worker is not None and window.thread.isRunning():
+        while window.worker is not None and window.worker_thread.isRunning():
             app.processEvents()
             time.sleep(0.001)
             if time.perf_counter() > deadline:

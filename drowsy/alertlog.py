@@ -157,6 +157,13 @@ class AlertFilter:
                 parse_time_bound(bound, end=end)
 
 
+def _row_id(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote (sqlite3 types it Optional for other statements)."""
+    if cur.lastrowid is None:
+        raise LogError("the alert log did not return the id of the row it wrote")
+    return int(cur.lastrowid)
+
+
 class AlertLog:
     """Open (or create) the log at ``path``; use as a context manager."""
 
@@ -288,7 +295,7 @@ class AlertLog:
                 now,
             ),
         )
-        return int(cur.lastrowid)
+        return _row_id(cur)
 
     def heartbeat(self, session_id: int, last_frame_s: float) -> None:
         """Record that the session is alive and how far it got (for recovery after a kill)."""
@@ -325,7 +332,7 @@ class AlertLog:
                 " end_s, duration_s, peak_json, evidence_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (session_id, str(alert.kind), alert.start_s, alert.start_frame, _now(), *values),
             )
-            return int(cur.lastrowid)
+            return _row_id(cur)
         self._write(
             "UPDATE alerts SET level=?, end_s=?, duration_s=?, peak_json=?, evidence_json=?"
             " WHERE id=?",

@@ -228,9 +228,9 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
 
     report = block(all_model, ep_model)
     report.update(alerts=dict(sorted(alerts.items())), videos=per_video)
-    base = block(all_base, ep_base)
-    base["rule"] = f"EAR < {BASELINE_EAR_CLOSED}, every run of closed frames is a blink"
-    report["baseline"] = base
+    baseline: dict = block(all_base, ep_base)
+    baseline["rule"] = f"EAR < {BASELINE_EAR_CLOSED}, every run of closed frames is a blink"
+    report["baseline"] = baseline
     return report
 
 

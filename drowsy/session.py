@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -425,7 +425,7 @@ class Session:
                     continue
                 return  # the source ended, or stop
 
-    def _frames(self) -> Iterator[tuple[Frame, Observed | BaseException | None]]:
+    def _frames(self) -> Generator[tuple[Frame, Observed | BaseException | None]]:
         """The source's frames; for unpaced recorded video each comes with the tracker's
         observation, made ahead in a second thread (``Observed``, or the exception the
         tracker raised, so the frame is handled as if ``process`` had raised it)."""

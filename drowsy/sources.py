@@ -219,9 +219,8 @@ class VideoFileSource(FrameSource):
             with _quiet_opencv():
                 ok, image = self._cap.read()
             if not ok:
-                image = None
-            else:
-                pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+                break  # the end of the video, or a frame it cannot decode
+            pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
         self.stats.repaired_timestamps = clock.repaired
         exp = self.stats.expected_frames
         limited = o.start_s > 0 or o.end_s is not None or o.max_frames is not None

@@ -52,10 +52,14 @@ def test_onnx_gradcam_matches_pytorch_grad_cam(trained, target):
     )
     out = onnx_model.run(x.numpy(), ["features", "grad_features"])
     ours = gradcam(out["features"], out["grad_features"][:, target], 64)
+    compared = 0
     for ref, got in zip(reference, ours, strict=True):
-        if ref.std() < 1e-6 and got.std() < 1e-6:
-            continue  # both empty: the class has no positive evidence in this crop
+        assert (ref.std() < 1e-6) == (got.std() < 1e-6)  # empty in both or in neither
+        if ref.std() < 1e-6:
+            continue  # the class has no positive evidence in this crop
         assert np.corrcoef(ref.ravel(), got.ravel())[0, 1] >= 0.99
+        compared += 1
+    assert compared >= len(images) // 2  # most maps have structure: the test compares them
 
 
 def test_overlay_keeps_crop_size():

@@ -39,7 +39,9 @@ def test_window_runs_a_video_and_shows_the_alert(qtbot, gui_settings, face_video
     window._repaint()
     assert not window.video.pixmap().isNull()
     assert window.indicators["tracking"].text().startswith("good")
-    qtbot.waitUntil(lambda: window.thread is None or window.thread.isFinished(), timeout=20000)
+    qtbot.waitUntil(
+        lambda: window.worker_thread is None or window.worker_thread.isFinished(), timeout=20000
+    )
     window.log_view.refresh()
     kinds = [
         window.log_view.table.item(i, 4).text() for i in range(window.log_view.table.rowCount())
@@ -82,7 +84,7 @@ def test_worker_stops_cleanly_and_closes_the_session(qtbot, gui_settings, face_v
     window = MonitorWindow(gui_settings, str(face_video))
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.latest is not None, timeout=15000)
-    thread = window.thread
+    thread = window.worker_thread
     window.close()
     assert thread.isFinished()
     db = sqlite3.connect(tmp_path / "log.sqlite")
@@ -99,7 +101,9 @@ def test_seek_ends_the_active_alert_in_the_log_and_never_reuses_its_row(
     window.worker.speed = 2.0
     qtbot.waitUntil(lambda: "MICROSLEEP" in window.banner.text().upper(), timeout=30000)
     window.worker.seek(10.0)  # while the microsleep is active: it must end, then recur
-    qtbot.waitUntil(lambda: window.thread is None or window.thread.isFinished(), timeout=30000)
+    qtbot.waitUntil(
+        lambda: window.worker_thread is None or window.worker_thread.isFinished(), timeout=30000
+    )
     assert min(window.plots.t) >= 9.9  # the plots restarted at the seek
     db = sqlite3.connect(tmp_path / "log.sqlite")
     rows = db.execute("SELECT id, kind, start_s, end_s, evidence_json FROM alerts").fetchall()
@@ -302,7 +306,9 @@ def test_open_log_tab_follows_alerts_live(qtbot, gui_settings, face_video):
     window.tabs.setCurrentIndex(1)
     table = window.log_view.table
     qtbot.waitUntil(lambda: table.rowCount() >= 1, timeout=30000)  # no click on Refresh
-    qtbot.waitUntil(lambda: window.thread is None or window.thread.isFinished(), timeout=30000)
+    qtbot.waitUntil(
+        lambda: window.worker_thread is None or window.worker_thread.isFinished(), timeout=30000
+    )
     qtbot.waitUntil(lambda: table.item(0, 6).text() not in ("", "active"), timeout=5000)
     assert float(table.item(0, 6).text()) > 0.5  # the ended alert's duration, rounded
     window.close()

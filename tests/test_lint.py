@@ -31,3 +31,13 @@ def test_import_contracts_hold():
     result = subprocess.run([lint], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-4000:]
     assert "0 broken" in result.stdout
+
+
+def test_runtime_types_check():
+    """mypy over drowsy/ (pyproject.toml [tool.mypy]: the pydantic plugin, OpenCV's stubs
+    skipped) finds no error."""
+    mypy = shutil.which("mypy") or str(Path(sys.executable).with_name("mypy"))
+    if not Path(mypy).exists():
+        pytest.skip("mypy not installed (install the dev extra)")
+    result = subprocess.run([mypy], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-4000:]

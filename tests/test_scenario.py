@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from drowsy.cli import main
@@ -140,7 +139,7 @@ def test_short_scenario_raises_exactly_the_scripted_alerts(tmp_path, estimator):
     assert report["realism"]["open_agreement"] >= 0.97
 
 
-def test_default_scenario_truth_is_written_with_the_video(tmp_path):
+def test_a_rendered_video_comes_with_its_truth(tmp_path):
     from drowsy.scenario.render import render, truth_path
 
     tiny = Script(duration_s=1.0, fps=5.0, size=(160, 120), events=(Event("blink", 0.2, 0.4),))
@@ -153,8 +152,26 @@ def test_default_scenario_truth_is_written_with_the_video(tmp_path):
     n = 0
     while cap.read()[0]:
         n += 1
-    assert n == 5
-    assert np.isfinite(n)
+    assert n == 5  # 1 s at 5 fps
+
+
+def test_the_default_scenario_scripts_every_kind_of_alert():
+    """The built-in sample (the main command's input without a camera) must show each rule:
+    its script expects a microsleep, a sleep, a yawning spell, a long distraction and lost
+    monitoring, each as a required alert."""
+    from drowsy.scenario.script import DEFAULT, expected_alerts
+    from drowsy.settings import AlertSettings
+
+    truth = expected_alerts(DEFAULT, AlertSettings())
+    required = {e.kind for e in truth.expected_alerts if e.required}
+    assert {
+        "microsleep",
+        "sleep",
+        "drowsy_yawns",
+        "long_distraction",
+        "monitoring_degraded",
+    } <= required
+    assert DEFAULT.duration_s >= 60
 
 
 def test_allowed_alerts_are_neither_false_alarms_nor_misses():

@@ -74,10 +74,27 @@ def test_crops_are_invariant_to_roll_and_scale(tracker, faces):
         assert corr(getattr(ref.crops, name), getattr(obs.crops, name)) > 0.9, name
 
 
-def test_training_and_runtime_share_one_crop_function(tracker, faces):
-    obs = observe(tracker, faces[0])
-    again = cut_crops(faces[0], obs.landmarks)
-    assert np.array_equal(again.left_eye, obs.crops.left_eye)
+def test_training_sees_exactly_the_runtime_model_input(tracker, faces, tmp_path):
+    """The face-level training crops (training.realdata) equal, pixel for pixel after
+    preprocessing, what the runtime feeds its models for the same photo: a training pipeline
+    that cut, aligned, resized or converted its crops its own way would fail here."""
+    pytest.importorskip("torch", reason="the training extra is not installed")
+    from drowsy.inference.preprocess import to_tensor
+    from drowsy.sources import read_image
+    from training.realdata import portrait_crops
+
+    cv2.imwrite(str(tmp_path / "driver.jpg"), faces[0])
+    eyes, mouths = portrait_crops(tmp_path)
+    obs = observe(tracker, read_image(tmp_path / "driver.jpg"))
+    crops = obs.crops
+    runtime_eyes = to_tensor([crops.left_eye, crops.right_eye], eyes.images.shape[-1])
+    runtime_mouth = to_tensor([crops.mouth], mouths.images.shape[-1])
+    np.testing.assert_array_equal(to_tensor(list(eyes.images), eyes.images.shape[-1]), runtime_eyes)
+    np.testing.assert_array_equal(
+        to_tensor(list(mouths.images), mouths.images.shape[-1]), runtime_mouth
+    )
+    recut = cut_crops(faces[0], obs.landmarks)  # and the runtime's crops are cut_crops' crops
+    assert not np.array_equal(recut.left_eye, recut.right_eye)
 
 
 @pytest.mark.parametrize("side", [24, 48, 96])

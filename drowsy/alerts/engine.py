@@ -10,6 +10,7 @@ Every change is returned as an :class:`AlertUpdate` so the log can commit it at 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from drowsy.contracts import (
@@ -172,7 +173,7 @@ class AlertEngine:
 
     # ----------------------------------------------------------------- alert bookkeeping
     def _raise(
-        self, kind: AlertKind, t: float, peak: dict[str, float], evidence: dict[str, object]
+        self, kind: AlertKind, t: float, peak: dict[str, float], evidence: Mapping[str, object]
     ) -> AlertUpdate | None:
         if kind in self.active or t < self._cooldown_until.get(kind, float("-inf")):
             return None
@@ -184,7 +185,7 @@ class AlertEngine:
             start_s=t,
             start_frame=self._last_index,
             peak={k: round(v, 4) for k, v in peak.items()},
-            evidence=evidence,
+            evidence=dict(evidence),
         )
         self.active[kind] = alert
         self._level_since[kind] = t

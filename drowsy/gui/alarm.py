@@ -8,8 +8,12 @@ import struct
 import tempfile
 import wave
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drowsy.contracts import AlertLevel
+
+if TYPE_CHECKING:  # Qt Multimedia is optional at run time (no backend: visual alerts only)
+    from PyQt6.QtMultimedia import QSoundEffect
 
 TONES = {  # level -> (frequency Hz, beeps, beep seconds)
     AlertLevel.INFO: (660.0, 1, 0.15),
@@ -38,7 +42,7 @@ class Alarm:
 
     def __init__(self) -> None:
         self.unavailable = False
-        self._effects: dict[AlertLevel, object] = {}
+        self._effects: dict[AlertLevel, QSoundEffect] = {}
         self._dir = tempfile.TemporaryDirectory(prefix="drowsy-alarm-")
         try:
             from PyQt6.QtCore import QUrl

@@ -6,8 +6,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drowsy.settings import Settings
+
+if TYPE_CHECKING:  # Qt is imported when the monitor starts (after QT_QPA_PLATFORM is set)
+    from PyQt6.QtCore import QMessageLogContext, QtMsgType
 
 
 def run_monitor(
@@ -82,7 +86,7 @@ def _close_on_signals(app, holder: dict) -> None:
 _QT_NOISE = ("propagateSizeHints",)
 
 
-def _qt_messages(mode, context, message: str) -> None:
+def _qt_messages(mode: QtMsgType, context: QMessageLogContext, message: str | None) -> None:
     """Qt's own chatter (the offscreen platform's unsupported-feature notes) is not for users."""
-    if not any(n in message for n in _QT_NOISE):
+    if message and not any(n in message for n in _QT_NOISE):
         sys.stderr.write(message + "\n")

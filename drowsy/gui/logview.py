@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -47,6 +48,17 @@ HEADERS = (
 )
 
 
+class _ClickableLabel(QLabel):
+    """A label that calls ``on_click`` when clicked (the alert images enlarge)."""
+
+    def __init__(self, on_click: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_click = on_click
+
+    def mousePressEvent(self, ev) -> None:
+        self._on_click()
+
+
 class LogView(QWidget):
     """The alert log tab: sessions and alerts (live), their evidence and images, export."""
 
@@ -65,8 +77,8 @@ class LogView(QWidget):
         exports = [QPushButton("Export CSV"), QPushButton("Export JSON")]
         exports[0].clicked.connect(lambda: self.export("csv"))
         exports[1].clicked.connect(lambda: self.export("json"))
-        for w in (self.kind, self.level):
-            w.currentIndexChanged.connect(self.refresh)
+        for combo in (self.kind, self.level):
+            combo.currentIndexChanged.connect(self.refresh)
         self.session.editingFinished.connect(self.refresh)
         filters = QHBoxLayout()
         for w in (QLabel("filter:"), self.kind, self.level, self.session, refresh, *exports):
@@ -77,13 +89,14 @@ class LogView(QWidget):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.itemSelectionChanged.connect(self.show_details)
-        self.table.verticalHeader().setVisible(False)  # the id column already numbers rows
+        rows_header = self.table.verticalHeader()
+        if rows_header is not None:
+            rows_header.setVisible(False)  # the id column already numbers rows
         self.details = QTextEdit()
         self.details.setReadOnly(True)
-        self.images = QLabel()
+        self.images = _ClickableLabel(self.enlarge)
         self.images.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.images.setToolTip("click to enlarge")
-        self.images.mousePressEvent = lambda _e: self.enlarge()
         scroll = QScrollArea()
         scroll.setWidget(self.images)
         scroll.setWidgetResizable(True)
@@ -154,7 +167,10 @@ class LogView(QWidget):
         selected = self.table.selectedItems()
         if not selected:
             return
-        alert_id = int(self.table.item(selected[0].row(), 0).text())
+        cell = self.table.item(selected[0].row(), 0)
+        if cell is None:
+            return
+        alert_id = int(cell.text())
         db = self._open()
         if db is None:
             return

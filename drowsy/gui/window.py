@@ -18,9 +18,12 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
+    QMenuBar,
     QPushButton,
     QSlider,
     QSplitter,
+    QStatusBar,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -213,7 +216,8 @@ class MonitorWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("drowsy - driver monitor")
         self.setMinimumSize(960, 640)  # fits a 1024x768 screen with its panels
-        screen = self.screen().availableGeometry() if self.screen() else None
+        display = self.screen()
+        screen = display.availableGeometry() if display is not None else None
         # a small screen gets all of itself, a large one 85 % (1024x768 laptop to 4K display)
         width = 1280 if screen is None else screen.width()
         height = 800 if screen is None else screen.height()
@@ -228,7 +232,7 @@ class MonitorWindow(QMainWindow):
         self._last_t: float | None = None
         self.worker: PipelineWorker | None = None
         self.info: dict = {}
-        self.thread: QThread | None = None
+        self.worker_thread: QThread | None = None  # not ``thread``: QObject.thread() exists
         self.alarm = Alarm()
         self.duration_s = 0.0
         self._alarm_level: AlertLevel | None = None
@@ -256,7 +260,7 @@ class MonitorWindow(QMainWindow):
         tabs.addTab(monitor, "Monitor")
         self.log_view = LogView(self.settings)
         tabs.addTab(self.log_view, "Alert log")
-        tabs.currentChanged.connect(lambda i: i == 1 and self.log_view.refresh())
+        tabs.currentChanged.connect(self._on_tab)
         self.tabs = tabs
         self.log_timer = QTimer(self)  # the open log tab follows new and ending alerts
         self.log_timer.timeout.connect(self._refresh_open_log)
@@ -323,9 +327,7 @@ class MonitorWindow(QMainWindow):
         self.speed.currentTextChanged.connect(self._set_speed)
         self.seek = QSlider(Qt.Orientation.Horizontal)
         self.seek.setRange(0, 600)
-        self.seek.sliderReleased.connect(
-            lambda: self.worker and self.worker.seek(self.seek.value())
-        )
+        self.seek.sliderReleased.connect(self._on_seek_released)
         controls.addWidget(self.play)
         controls.addWidget(QLabel("speed"))
         controls.addWidget(self.speed)
@@ -352,8 +354,13 @@ class MonitorWindow(QMainWindow):
         layout.addLayout(controls)
 
         self.status_label = QLabel("")
-        self.statusBar().addPermanentWidget(self.status_label)
-        menu = self.menuBar().addMenu("&Source")
+        self.status_bar = QStatusBar(self)
+        self.setStatusBar(self.status_bar)
+        self.status_bar.addPermanentWidget(self.status_label)
+        menubar = QMenuBar(self)
+        self.setMenuBar(menubar)
+        menu = QMenu("&Source", self)
+        menubar.addMenu(menu)
         for text, slot in (
             ("Open video...", self._open_video),
             ("Demo", lambda: self.start("demo")),
@@ -361,25 +368,36 @@ class MonitorWindow(QMainWindow):
             act = QAction(text, self)
             act.triggered.connect(slot)
             menu.addAction(act)
-        self.camera_menu = menu.addMenu("Camera")
+        self.camera_menu = QMenu("Camera", self)
+        menu.addMenu(self.camera_menu)
         for index in list_cameras():
             act = QAction(f"camera {index}", self)
             act.triggered.connect(lambda _=False, i=index: self.start(str(i)))
             self.camera_menu.addAction(act)
         if self.camera_menu.isEmpty():
-            self.camera_menu.addAction("no cameras found").setEnabled(False)
+            none = QAction("no cameras found", self)
+            none.setEnabled(False)
+            self.camera_menu.addAction(none)
         settings_act = QAction("&Settings...", self)
         settings_act.triggered.connect(self._edit_settings)
-        self.menuBar().addAction(settings_act)
+        menubar.addAction(settings_act)
 
     # -------------------------------------------------------------------------- worker
+    def _on_tab(self, index: int) -> None:
+        if index == 1:
+            self.log_view.refresh()
+
+    def _on_seek_released(self) -> None:
+        if self.worker is not None:
+            self.worker.seek(self.seek.value())
+
     def start(self, source: str | None) -> None:
         self.stop()
         self.source_spec = source
         self.worker = PipelineWorker(source, self.settings)
-        self.thread = QThread(self)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
+        thread = self.worker_thread = QThread(self)
+        self.worker.moveToThread(thread)
+        thread.started.connect(self.worker.run)
         self.worker.result.connect(self._on_result)
         self.worker.alert_updates.connect(self._on_alert_updates)
         self.worker.open_failed.connect(self._on_open_failed)
@@ -393,17 +411,17 @@ class MonitorWindow(QMainWindow):
         self.worker.source_opened.connect(self._on_source)
         self.worker.pipeline_info.connect(self._on_info)
         self.worker.finished.connect(self._on_finished)
-        self.worker.finished.connect(self.thread.quit)
-        self.thread.start()
+        self.worker.finished.connect(thread.quit)
+        thread.start()
 
     def stop(self) -> None:
         self.board.clear()
         self._show_board()
-        if self.worker is not None and self.thread is not None:
+        if self.worker is not None and self.worker_thread is not None:
             self.worker.stop(self.stop_reason)
-            self.thread.quit()
-            self.thread.wait(5000)
-        self.worker = self.thread = None
+            self.worker_thread.quit()
+            self.worker_thread.wait(5000)
+        self.worker = self.worker_thread = None
 
     def closeEvent(self, event) -> None:
         QSettings("drowsy", "monitor").setValue("geometry", self.saveGeometry())
@@ -427,7 +445,7 @@ class MonitorWindow(QMainWindow):
             self._explain_title(by_uid.get(uid), exp.moment)
         for u in r.updates:
             att = u.alert.evidence.get("attention")
-            if u.action is AlertAction.RAISED and att:
+            if u.action is AlertAction.RAISED and isinstance(att, list) and att:
                 self.latest_alert_images = {"attention": attention_strip(att)}
                 self._explain_title(u.alert, "attention")
 
@@ -484,7 +502,7 @@ class MonitorWindow(QMainWindow):
                 self.alarm.play(level)
                 if self.alarm.unavailable and not self._sound_note_shown:
                     self._sound_note_shown = True
-                    self.statusBar().showMessage("sound unavailable: visual alerts only", 8000)
+                    self.status_bar.showMessage("sound unavailable: visual alerts only", 8000)
 
     def _on_segment(self, _start_s: float) -> None:
         self.plots.reset_history()
@@ -518,12 +536,12 @@ class MonitorWindow(QMainWindow):
         self.fault_label.setVisible(bool(text))
 
     def _on_status(self, text: str) -> None:
-        self.statusBar().showMessage(text, 10000)
+        self.status_bar.showMessage(text, 10000)
         if self.board.top is None:
             self.banner.setText(text)
 
     def _on_failed(self, text: str) -> None:
-        self.statusBar().showMessage(f"error: {text}", 15000)
+        self.status_bar.showMessage(f"error: {text}", 15000)
 
     def _on_source(self, label: str, live: bool, duration_s: float) -> None:
         self.setWindowTitle(f"drowsy - {label}")

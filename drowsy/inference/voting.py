@@ -13,7 +13,9 @@ MODES: tuple[VotingMode, ...] = ("hard", "soft", "weighted")
 
 
 def vote(
-    member_probs: Sequence[np.ndarray], mode: VotingMode, weights: Sequence[float] | None = None
+    member_probs: Sequence[np.ndarray] | np.ndarray,
+    mode: VotingMode | str,
+    weights: Sequence[float] | None = None,
 ) -> np.ndarray:
     """Combine per-member probabilities, each (N, C), into ensemble probabilities (N, C).
 

@@ -112,7 +112,10 @@ class CnnBaseline:
     MAX_SAMPLES = 900  # a face that never calibrates (poor quality for hours) keeps memory flat
 
     def __init__(self) -> None:
-        self._logits = (deque(maxlen=self.MAX_SAMPLES), deque(maxlen=self.MAX_SAMPLES))
+        self._logits: tuple[deque[float], deque[float]] = (
+            deque(maxlen=self.MAX_SAMPLES),
+            deque(maxlen=self.MAX_SAMPLES),
+        )
         self.shift: tuple[float, float] | None = None  # frozen once calibration is done
 
     @staticmethod
