@@ -9,6 +9,9 @@ import cv2
 import numpy as np
 
 from drowsy.contracts import FrameSignals
+from drowsy.scenario.script import Event, Script
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 15.0) -> Path:
@@ -85,3 +88,35 @@ def spawn_analyze(video: Path, out: Path, log: Path, *extra: str):
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+# A 34 s demo script with one event of each of three alert kinds (used by the scenario tests).
+SHORT_SCRIPT = Script(
+    duration_s=34.0,
+    fps=10.0,
+    size=(480, 360),
+    events=(
+        Event("blink", 2.0, 2.2),
+        Event("blink", 5.5, 5.7),
+        Event("blink", 9.0, 9.2),
+        Event("closure", 12.0, 13.5),  # microsleep
+        Event("blink", 15.5, 15.7),
+        Event("glance", 17.0, 21.0, yaw_deg=40.0),  # long distraction
+        Event("away", 22.0, 33.5),  # monitoring degraded
+    ),
+)
+
+
+def absurd_rate_avi(path, frames, fps=10):
+    """An AVI whose stream header claims 1e-9 frames per second (rate 1 / scale 1e9): OpenCV
+    then reports container timestamps 1e6 s apart."""
+    import struct
+
+    write_video(path, frames, fps=fps)
+    data = bytearray(path.read_bytes())
+    strh = data.find(b"strh")
+    struct.pack_into("<II", data, strh + 8 + 20, 1_000_000_000, 1)  # dwScale, dwRate
+    avih = data.find(b"avih")
+    struct.pack_into("<I", data, avih + 8, 0xFFFFFFFF)  # dwMicroSecPerFrame
+    path.write_bytes(data)
+    return path

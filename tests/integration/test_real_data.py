@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from drowsy.cli import main
 from tests.conftest import need_shared_data
 
@@ -22,6 +24,7 @@ DROWSY_KINDS = {
 }
 
 
+@pytest.mark.slow
 def test_alert_people_raise_no_drowsiness_alerts(tmp_path):
     """The webcam videos show awake people blinking: any drowsiness alert is a false alarm."""
     videos = need_shared_data() / "videos"

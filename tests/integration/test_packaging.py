@@ -8,12 +8,11 @@ import os
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 from setuptools import find_packages
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def test_package_list_covers_every_source_package():
@@ -22,6 +21,7 @@ def test_package_list_covers_every_source_package():
     assert sorted(listed) == sorted([*found, "drowsy.models"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (ROOT / "models" / "eyes" / "ensemble.json").exists(), reason="no models")
 def test_a_built_wheel_analyses_with_the_shipped_ensembles(tmp_path, face_video):
     wheels, target = tmp_path / "wheels", tmp_path / "site"

@@ -7,8 +7,9 @@ import sys
 
 
 def test_importing_every_runtime_module_loads_no_torch():
-    """The dynamic side of the import-linter contract (tests/test_lint.py): every module of
-    drowsy, the GUI and the scenario renderer included, imported and a pipeline built."""
+    """The dynamic side of the import-linter contract (tests/integration/test_lint.py): every
+    module of drowsy, the GUI and the scenario renderer included, imported and a pipeline
+    built."""
     code = (
         "import importlib, pkgutil, sys, drowsy\n"
         "for m in pkgutil.walk_packages(drowsy.__path__, 'drowsy.'):\n"

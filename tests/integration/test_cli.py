@@ -247,7 +247,7 @@ def test_absurd_frame_rate_raises_no_alerts_and_says_why(tmp_path, face_video):
     lasting 5.9e10 s."""
     import cv2
 
-    from tests.test_sources import absurd_rate_avi
+    from tests.helpers import absurd_rate_avi
 
     cap = cv2.VideoCapture(str(face_video))
     frames = []
@@ -284,7 +284,7 @@ def test_a_missing_config_file_is_an_error(tmp_path, capsys):
 @pytest.fixture
 def full_disk(tmp_path):
     """A 256 kB tmpfs when root can mount one (the real ENOSPC, libpng and SQLite included);
-    skipped otherwise (tests/test_session.py injects the error instead)."""
+    skipped otherwise (tests/integration/test_session.py injects the error instead)."""
     import os
     import shutil
 

@@ -91,6 +91,7 @@ def test_worker_stops_cleanly_and_closes_the_session(qtbot, gui_settings, face_v
     assert db.execute("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL").fetchone()[0] == 0
 
 
+@pytest.mark.slow
 def test_seek_ends_the_active_alert_in_the_log_and_never_reuses_its_row(
     qtbot, gui_settings, face_video, tmp_path
 ):
@@ -144,6 +145,7 @@ def _xcb_ready() -> bool:
     return all(find_library(n) for n in ("xcb-cursor", "xcb-icccm", "xcb-keysyms"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="Xvfb is not installed")
 @pytest.mark.skipif(not _xcb_ready(), reason="libxcb-cursor0/icccm4/keysyms1 missing for Qt xcb")
 @pytest.mark.parametrize("screen", [(1024, 768), (1920, 1080)])

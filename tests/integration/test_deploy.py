@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "analyze_folder.sh"
+from tests.helpers import ROOT
+
+SCRIPT = ROOT / "deploy" / "analyze_folder.sh"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_batch_script_names_by_relative_path_and_analyses_once(tmp_path, no_face_video):
     """Two trucks' cab.avi are two videos (the old script kept one by its stem and skipped

@@ -15,7 +15,7 @@ from drowsy.sources import (
     _MonotonicClock,
     open_source,
 )
-from tests.helpers import blank_frames, write_video
+from tests.helpers import absurd_rate_avi, blank_frames, write_video
 
 
 @pytest.fixture
@@ -136,23 +136,6 @@ def test_latest_frame_source_drops_stale_frames(video):
     assert got[-1] == 44  # the newest frame always arrives
     assert len(got) < 45 and src.dropped == 45 - len(got)
     assert got == sorted(got)
-
-
-def absurd_rate_avi(path, frames, fps=10):
-    """An AVI whose stream header claims 1e-9 frames per second (rate 1 / scale 1e9): OpenCV
-    then reports container timestamps 1e6 s apart."""
-    import struct
-
-    from tests.helpers import write_video
-
-    write_video(path, frames, fps=fps)
-    data = bytearray(path.read_bytes())
-    strh = data.find(b"strh")
-    struct.pack_into("<II", data, strh + 8 + 20, 1_000_000_000, 1)  # dwScale, dwRate
-    avih = data.find(b"avih")
-    struct.pack_into("<I", data, avih + 8, 0xFFFFFFFF)  # dwMicroSecPerFrame
-    path.write_bytes(data)
-    return path
 
 
 def test_implausible_container_rate_falls_back_to_nominal_timing(tmp_path):

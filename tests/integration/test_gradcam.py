@@ -14,7 +14,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa:
 
 from drowsy.inference.gradcam import gradcam, overlay  # noqa: E402
 from drowsy.inference.onnx_model import OnnxModel  # noqa: E402
-from tests.test_training import easy_set  # noqa: E402
+from tests.training_fixtures import easy_set  # noqa: E402
 from training.export import export_onnx  # noqa: E402
 from training.train import FinetuneConfig, finetune, to_input  # noqa: E402
 
@@ -42,6 +42,7 @@ def trained(tmp_path_factory):
     return model, OnnxModel(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", [0, 1])
 def test_onnx_gradcam_matches_pytorch_grad_cam(trained, target):
     model, onnx_model = trained

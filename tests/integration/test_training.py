@@ -13,7 +13,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="the training extra is not installed")
 
 from drowsy.inference.onnx_model import OnnxModel  # noqa: E402
-from training.data import CropSet, cew, class_folders, mrl_eye, stratified_fraction  # noqa: E402
+from tests.training_fixtures import easy_image, easy_set  # noqa: E402
+from training.data import cew, class_folders, mrl_eye, stratified_fraction  # noqa: E402
 from training.errors import TrainingError  # noqa: E402
 from training.export import export_onnx  # noqa: E402
 from training.models import CropNet  # noqa: E402
@@ -25,24 +26,6 @@ from training.train import (  # noqa: E402
     predict,
     pretrain,
 )
-
-
-def easy_image(closed: bool, rng: np.random.Generator) -> np.ndarray:
-    """'open': a dark disc (pupil); 'closed': a dark horizontal line (lid)."""
-    img = np.full((64, 64), int(rng.integers(150, 210)), np.uint8)
-    cx, cy = (int(v) for v in rng.integers(24, 40, 2))
-    if closed:
-        cv2.line(img, (cx - 16, cy), (cx + 16, cy), 40, 3)
-    else:
-        cv2.circle(img, (cx, cy), 9, 40, -1)
-    return img
-
-
-def easy_set(n: int, seed: int) -> CropSet:
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 2
-    images = np.stack([easy_image(bool(y), rng) for y in labels])
-    return CropSet(images, labels, ("open", "closed"), [f"gen{i}" for i in range(n)])
 
 
 def write_folders(root, n=20, seed=0):
@@ -198,6 +181,7 @@ def test_cli_errors_are_one_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_finetune_evaluate_export(tmp_path):
     root = write_folders(tmp_path / "data", n=40)
     ckpt = tmp_path / "ft.ckpt"

@@ -7,6 +7,8 @@ import signal
 import sqlite3
 import time
 
+import pytest
+
 from drowsy.scenario.render import render
 from drowsy.scenario.script import Event, Script
 from tests.helpers import spawn_analyze
@@ -25,6 +27,7 @@ def count_alerts(path) -> list[tuple]:
         return []  # created but schema not there yet
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_keeps_every_raised_alert(tmp_path, sample_cache):
     # the face leaves for 12 s every 24 s: a monitoring-degraded alert each time
     events = tuple(Event("away", 2.0 + 24 * k, 14.0 + 24 * k) for k in range(8))

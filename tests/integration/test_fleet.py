@@ -15,6 +15,7 @@ import pytest
 
 from drowsy.cli import main
 
+pytestmark = pytest.mark.slow  # a local Ray cluster starts for these
 ray = pytest.importorskip("ray", reason="Ray is in the optional 'fleet' extra")
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is in the optional 'fleet' extra")
 
