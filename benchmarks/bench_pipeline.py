@@ -75,10 +75,13 @@ def mesh_floor(path: Path) -> float:
         mesh.close()
 
 
-def stage_times(path: Path) -> dict[str, float]:
-    """Median milliseconds per frame of each stage (one thread, stage by stage)."""
+def stage_times(path: Path) -> tuple[dict[str, float], str]:
+    """Median milliseconds per frame of each stage (one thread, stage by stage), and the
+    execution provider the models ran on (CUDA when there is a GPU: the same tables then
+    describe the GPU path)."""
     samples: dict[str, list[float]] = {"decode": []}
     with VideoFileSource(path) as src, Pipeline(Settings()) as pipe:
+        provider = pipe.provider
         it = iter(src)
         while True:
             t0 = time.perf_counter()
@@ -89,7 +92,7 @@ def stage_times(path: Path) -> dict[str, float]:
             result = pipe.process(frame)
             for k, v in result.timings_ms.items():
                 samples.setdefault(k, []).append(v)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return {k: statistics.median(v) for k, v in samples.items()}, provider
 
 
 def analyze_fps(path: Path) -> float:
@@ -231,7 +234,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, no GPU used"
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def peak_rss_mb() -> float:
@@ -248,6 +251,7 @@ def main() -> int:
     with VideoFileSource(video) as src:
         size, frames = src.size, src.stats.expected_frames
     floor = mesh_floor(video)
+    stages, provider = stage_times(video)
     r = {
         "video": video.name,
         "size": size,
@@ -257,7 +261,8 @@ def main() -> int:
         "floor_fps": floor,
         "analyze_fps": analyze_fps(video),
         "jobs2_fps": jobs2_fps(video),
-        "stage_ms": stage_times(video),
+        "stage_ms": stages,
+        "provider": provider,
         "live_ms": live_latency(video, args.seconds),
         "gui_ms": gui_latency(video, args.seconds),
     }
@@ -267,7 +272,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    print(f"Video: {video.name} ({size[0]}x{size[1]}, {frames} frames). Machine: {r['machine']}.\n")
+    print(
+        f"Video: {video.name} ({size[0]}x{size[1]}, {frames} frames). Machine: {r['machine']}."
+        f" Models on: {provider}.\n"
+    )
     print("| throughput | frames/s | x floor |\n|---|---|---|")
     print(f"| decode only | {r['decode_fps']:.0f} | |")
     print(f"| decode + one-face mesh (floor) | {floor:.0f} | 1.00 |")
