@@ -264,9 +264,8 @@ class SessionSummary:
             "long_blinks": self.count("long_blink"),
             "yawns": self.count("yawn"),
             "perclos_max": None if self.perclos_max is None else round(self.perclos_max, 4),
-            "alerts_by_kind": dict(
-                sorted(Counter(a["kind"] for a in self.alerts.values()).items())
-            ),
+            # the running count: a live session keeps only its active alerts in ``alerts``
+            "alerts_by_kind": dict(sorted(self.alerts_by_kind.items())),
             "processing_fps": round(self.frames / wall, 2) if wall > 0 else None,
             "realtime_factor": round(self.duration_s / wall, 2) if wall > 0 else None,
             "interrupted": self.interrupted,

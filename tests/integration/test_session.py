@@ -316,3 +316,12 @@ def test_frames_csv_reaches_the_disk_during_the_run(face_video, tmp_path, monkey
     choice, source = file_choice(face_video)
     Session(settings, choice, source, None, SessionOptions(frames_csv=csv), Peek()).run()
     assert seen == [101]  # the header and frames 0..99 are on disk when frame 99 is reported
+
+
+def test_a_live_style_session_counts_the_alerts_it_no_longer_keeps(face_video, settings):
+    """Live sessions drop ended alerts to keep memory flat; their summary (the console's last
+    line, the log's session summary) still counts them (before: "alerts none")."""
+    choice, source = file_choice(face_video)
+    summary = Session(settings, choice, source, None, SessionOptions(fail_fast=False)).run()
+    assert summary.alerts == {}  # the microsleep ended: not kept
+    assert summary.to_dict()["alerts_by_kind"] == {"microsleep": 1}
