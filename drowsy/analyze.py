@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from drowsy.alertlog import AlertLog
 from drowsy.errors import UserError
+from drowsy.files import write_text_atomic
 from drowsy.pipeline import Pipeline
 from drowsy.report.html import write_index, write_report
 from drowsy.session import Session, SessionOptions, StopFlag, file_choice
@@ -54,13 +55,7 @@ def prepare_out_dir(path: Path) -> Path:
 
 
 def _write_json(path: Path, data: object) -> None:
-    tmp = path.with_suffix(".tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_text_atomic(path, json.dumps(data, indent=2))
 
 
 def file_sha256(path: Path) -> str:

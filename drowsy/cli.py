@@ -252,14 +252,12 @@ def cmd_log(args: argparse.Namespace) -> int:
                 except OSError as exc:
                     raise UserError(f"cannot write images to {args.images}: {exc}") from exc
             if args.html:
+                from drowsy.files import write_text_atomic
                 from drowsy.report.html import render_alert_page
 
                 session = next((x for x in db.sessions() if x["id"] == alert["session_id"]), {})
                 page = render_alert_page(alert, sorted(alert["images"].items()), session)
-                try:
-                    args.html.write_text(page, encoding="utf-8")
-                except OSError as exc:
-                    raise UserError(f"cannot write {args.html}: {exc.strerror or exc}") from exc
+                write_text_atomic(args.html, page)
             alert["images"] = {k: f"{len(v)} bytes PNG" for k, v in alert["images"].items()}
             print(json.dumps(alert, indent=2))
         else:

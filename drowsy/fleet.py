@@ -130,9 +130,8 @@ def _run_on_ray(
     try:
         task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(analyze_task)
         dump = settings.model_dump()
-        pending = {
-            task.remote(str(v.path), str(v.out_dir), dump): v for v in todo
-        }  # ObjectRef -> video
+        # ObjectRef -> its video
+        pending = {task.remote(str(v.path), str(v.out_dir), dump): v for v in todo}
         bar = tqdm(total=len(todo), desc="videos", unit="video", disable=not progress)
         with bar:
             while pending:

@@ -88,7 +88,11 @@ class Ensemble:
         self.weights = [float(m.get("weight", 1.0)) for m in members]
         first = self.members[0]
         for m in self.members[1:]:
-            if (m.task, m.classes, m.input_size) != (first.task, first.classes, first.input_size):
+            if (m.meta.task, m.meta.classes, m.meta.input_size) != (
+                first.meta.task,
+                first.meta.classes,
+                first.meta.input_size,
+            ):
                 raise ModelError(f"{m.path}: does not match the other members of {folder}")
         content = merge_members(protos, [m.path for m in self.members]).SerializeToString()
         del protos  # the parsed graphs are scratch: free them before the session allocates
@@ -98,10 +102,10 @@ class Ensemble:
             {FEATURES, GRAD_FEATURES} <= set(m.meta.outputs) & set(m.graph_outputs)
             for m in self.members
         )
-        self.task = first.task
-        self.classes = first.classes
-        self.version = str(spec.get("version", first.version))
-        self.input_size = first.input_size
+        self.task = first.meta.task
+        self.classes = first.meta.classes
+        self.version = str(spec.get("version", first.meta.version))
+        self.input_size = first.meta.input_size
         self.provider = self.model.provider
         self.mar_gate: MarGate | None = None  # yawn: the gate its training run chose
         if "mar_gate" in spec:

@@ -64,36 +64,9 @@ class ModelInfo:
     graph_outputs: tuple[str, ...]
 
     @property
-    def task(self) -> str:
-        return self.meta.task
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return self.meta.classes
-
-    @property
-    def input_size(self) -> int:
-        return self.meta.input_size
-
-    @property
-    def normalisation(self) -> dict:
-        return self.meta.normalisation
-
-    @property
-    def regions(self) -> tuple[str, ...]:
-        return self.meta.regions
-
-    @property
-    def version(self) -> str:
-        return self.meta.version
-
-    @property
     def member(self) -> str:
+        """The member's name (its file name when the metadata gives none)."""
         return self.meta.member or self.path.stem
-
-    @property
-    def extra(self) -> dict[str, str]:
-        return self.meta.extra
 
 
 def read_verified(path: Path, expected_sha256: str | None = None) -> tuple[bytes, str]:
@@ -188,7 +161,7 @@ class OnnxModel:
         if self.info.meta.input_shape is not None:  # sequence models: (steps, features)
             expect = list(self.info.meta.input_shape)
         else:  # image models: (channels, size, size)
-            expect = [1, self.info.input_size, self.info.input_size]
+            expect = [1, self.info.meta.input_size, self.info.meta.input_size]
         if len(shape) != len(expect) + 1 or list(shape[1:]) != expect:
             raise ModelError(
                 f"model {path}: input shape {shape} does not match (batch, "

@@ -26,10 +26,10 @@ class TemporalModel:
     ) -> None:
         self.model = OnnxModel(path, providers, threads)
         info = self.model.info
-        if info.task != "temporal":
-            raise ModelError(f"model {path}: not a temporal model (task {info.task!r})")
+        if info.meta.task != "temporal":
+            raise ModelError(f"model {path}: not a temporal model (task {info.meta.task!r})")
         info.meta.require_outputs(TEMPORAL_OUTPUTS, info.graph_outputs, path)
-        meta = info.extra
+        meta = info.meta.extra
         try:
             features = tuple(json.loads(meta["features"]))
             self.step_s = float(meta["step_s"])
@@ -38,7 +38,7 @@ class TemporalModel:
             raise ModelError(f"model {path}: metadata lacks the feature spec ({exc})") from exc
         if features != FEATURES or meta.get("feature_spec_version") != str(FEATURE_SPEC_VERSION):
             raise ModelError(f"model {path}: trained on other features {features}")
-        self.version = self.model.info.version
+        self.version = self.model.info.meta.version
         self.cadence_s = cadence_s
         self.min_steps = int(min_fill * self.window)
         self.buffer = StepBuffer(self.window, self.step_s)

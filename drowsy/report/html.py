@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 import plotly.offline
 
-from drowsy.errors import UserError
+from drowsy.files import write_text_atomic
 from drowsy.report import figures
 from drowsy.report.outputs import VideoOutputs, load
 
@@ -81,17 +81,6 @@ def alert_rows(alerts: list[dict], folder: Path | None) -> list[dict]:
     return rows
 
 
-def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    return path
-
-
 def render_report(v: VideoOutputs) -> str:
     s = v.summary
     thresholds = s.get("thresholds", {})
@@ -111,7 +100,7 @@ def render_report(v: VideoOutputs) -> str:
 
 def write_report(folder: Path) -> Path:
     """``folder/report.html`` from the analyze outputs in ``folder``."""
-    return _write(folder / "report.html", render_report(load(folder)))
+    return write_text_atomic(folder / "report.html", render_report(load(folder)))
 
 
 def write_index(out_dir: Path, folders: list[Path], labels: list[str] | None = None) -> Path:
@@ -127,7 +116,7 @@ def write_index(out_dir: Path, folders: list[Path], labels: list[str] | None = N
         label = labels[i] if labels else v.name
         videos.append({"v": v, "s": v.summary, "link": link, "label": label})
     page = _templates().get_template("index.html.j2").render(videos=videos)
-    return _write(out_dir / "index.html", page)
+    return write_text_atomic(out_dir / "index.html", page)
 
 
 def render_alert_page(alert: dict, images: list[tuple[str, bytes]], session: dict) -> str:

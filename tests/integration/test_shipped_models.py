@@ -21,7 +21,7 @@ def test_shipped_ensembles_load_and_are_small():
     for ens, classes in ((est.eyes, ("open", "closed")), (est.yawn, ("no_yawn", "yawn"))):
         assert ens.classes == classes
         assert len(ens.members) >= 3
-        assert len({m.extra["arch"] + m.member for m in ens.members}) == 3
+        assert len({m.meta.extra["arch"] + m.member for m in ens.members}) == 3
         for m in ens.members:
             assert m.path.stat().st_size < 5 * 1024 * 1024
             assert m.meta.crop_spec_version == str(CROP_SPEC_VERSION)

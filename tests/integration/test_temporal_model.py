@@ -55,7 +55,7 @@ def test_runtime_temporal_model_gives_scores_and_attention(tiny_temporal):
         state = model.update(signals_at(i / 10, i, closed=0.95), cal)
     assert state is not None and 0 <= state.drowsiness <= 1 and 0 <= state.distraction <= 1
     assert len(state.attention) == 5 and sum(state.attention) == pytest.approx(1.0, abs=1e-3)
-    meta = model.model.info.extra
+    meta = model.model.info.meta.extra
     assert json.loads(meta["features"]) == list(FEATURES)
 
 

@@ -96,8 +96,8 @@ def test_export_metadata_parity_checksum_and_refusal(tmp_path):
     # one self-contained graph and its checksum, no external-data or temporary files beside
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.sha256"]
     loaded = OnnxModel(path)  # checksum verified on load
-    assert loaded.info.classes == ("open", "closed")
-    assert json.loads(loaded.info.extra["val_metrics"]) == {"val": 1.0}
+    assert loaded.info.meta.classes == ("open", "closed")
+    assert json.loads(loaded.info.meta.extra["val_metrics"]) == {"val": 1.0}
     assert {"logits", "probs", "features", "grad_features"} <= set(loaded.output_names)
     x = np.random.default_rng(0).normal(size=(3, 1, 64, 64)).astype(np.float32)
     out = loaded.run(x, ["probs", "features", "grad_features"])

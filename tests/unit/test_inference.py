@@ -19,8 +19,8 @@ from tests.onnx_fixtures import META, write_model, write_models_dir
 
 def test_model_reads_its_metadata_and_runs(tmp_path):
     model = OnnxModel(write_model(tmp_path / "m.onnx"))
-    assert model.info.classes == ("open", "closed")
-    assert model.info.input_size == 64 and model.info.normalisation["kind"] == "per_crop"
+    assert model.info.meta.classes == ("open", "closed")
+    assert model.info.meta.input_size == 64 and model.info.meta.normalisation["kind"] == "per_crop"
     assert model.provider == "CPUExecutionProvider"
     dark = np.full((2, 1, 64, 64), -2.0, np.float32)
     probs = model.run(dark)["probs"]
