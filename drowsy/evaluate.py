@@ -237,17 +237,10 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
 FUSION_MIN_BLINK_PRECISION = 0.9
 
 
-def choose_fusion_weight(rows: list[dict]) -> dict | None:
-    """The rule that picks ``runtime.fusion_cnn_weight`` from rows of ``evaluate blinks`` on
-    the awake dev video (one row per weight: weight, frame_balanced_accuracy, blink_precision,
-    alerts). Any alert there is false and a false closure becomes a false alarm, so weights
-    that raise an alert or find blinks with precision below 0.9 are out, however accurate;
-    among the rest the best frame balanced accuracy wins, ties to the smaller CNN weight."""
-    ok = [
-        r
-        for r in rows
-        if r["alerts"] == 0 and (r["blink_precision"] or 0.0) >= FUSION_MIN_BLINK_PRECISION
-    ]
-    if not ok:
-        return None
-    return max(ok, key=lambda r: (round(r["frame_balanced_accuracy"], 6), -r["weight"]))
+def fusion_acceptable(report: dict) -> bool:
+    """The veto ``benchmarks/choose_fusion.py`` applies to a candidate eye fusion, given its
+    ``evaluate blinks`` report on the awake dev video: any alert there is false and a false
+    closure becomes a false alarm, so a candidate that raises an alert or finds blinks with
+    precision below 0.9 is out, however accurate its frames are."""
+    precision = report.get("blink_precision") or 0.0
+    return sum(report["alerts"].values()) == 0 and precision >= FUSION_MIN_BLINK_PRECISION

@@ -198,15 +198,20 @@ class RuntimeSettings(_Section):
 
     estimator: Literal["auto", "fused", "cnn", "geometric"] = Field(
         "auto",
-        description="auto = fused: the CNN eye ensemble averaged with the calibrated EAR "
-        "estimate, the yawn ensemble gated by the mouth opening; geometric: landmarks only",
+        description="auto = fused: the CNN eye ensemble and the calibrated EAR estimate added "
+        "in log-odds, the yawn ensemble gated by the mouth opening; geometric: landmarks only",
     )
+    # The fused eye decision, per eye: sigmoid(cnn * logit(p_cnn) + geometry * logit(p_ear)
+    # + bias) (drowsy.state.fusion.EyeFusion), chosen by benchmarks/choose_fusion.py on the
+    # dev video only.
     fusion_cnn_weight: float = Field(
-        0.3,
-        ge=0,
-        le=1,
-        description="fused estimator: weight of the CNN eye ensemble against the calibrated "
-        "EAR estimate (chosen by benchmarks/choose_fusion.py on the dev video)",
+        2.0, ge=0, le=10, description="fused estimator: weight of the CNN eye ensemble's log-odds"
+    )
+    fusion_geometry_weight: float = Field(
+        0.1, ge=0, le=10, description="fused estimator: weight of the calibrated EAR's log-odds"
+    )
+    fusion_bias: float = Field(
+        -2.0, ge=-10, le=10, description="fused estimator: log-odds added to every eye"
     )
     yawn_mar_gate: float | None = Field(
         None,

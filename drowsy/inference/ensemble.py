@@ -153,10 +153,15 @@ class CnnEstimator:
     """Eye-closed and yawn probabilities from the eye and yawn ensembles."""
 
     def __init__(
-        self, models_dir: Path, provider: str = "auto", threads: int = 0, voting: str = "auto"
+        self,
+        models_dir: Path,
+        provider: str = "auto",
+        threads: int = 0,
+        voting: str = "auto",
+        eyes_voting: str | None = None,
     ) -> None:
         providers = choose_providers(provider)
-        self.eyes = Ensemble(models_dir / "eyes", providers, threads, voting)
+        self.eyes = Ensemble(models_dir / "eyes", providers, threads, eyes_voting or voting)
         self.yawn = Ensemble(models_dir / "yawn", providers, threads, voting)
         self._closed = self.eyes.classes.index("closed")
         self._yawning = self.yawn.classes.index("yawn")

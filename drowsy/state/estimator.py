@@ -16,7 +16,7 @@ from typing import Protocol
 
 from drowsy.contracts import Calibration, FaceObservation, StateProbabilities
 from drowsy.settings import Settings, SignalSettings
-from drowsy.state.fusion import MarGate, sigmoid
+from drowsy.state.fusion import EyeFusion, MarGate, logit, sigmoid
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +88,17 @@ def make_estimator(settings: Settings) -> StateEstimator:
             " at a model folder, or run on landmark geometry alone with"
             " --set runtime.estimator=geometric"
         )
-    cnn = CnnEstimator(folder, rt.provider, rt.threads, rt.voting)
     if rt.estimator == "cnn":
-        return cnn
+        return CnnEstimator(folder, rt.provider, rt.threads, rt.voting)
+    # The fusion weighs how confident the eye members are: their mean probability (soft
+    # voting) keeps that; hard votes quantise it to thirds.
+    eyes_voting = "soft" if rt.voting == "auto" else rt.voting
+    cnn = CnnEstimator(folder, rt.provider, rt.threads, rt.voting, eyes_voting)
     gate = cnn.yawn.mar_gate
     if rt.yawn_mar_gate is not None:
         gate = MarGate(rt.yawn_mar_gate) if rt.yawn_mar_gate > 0 else None
-    return FusedEstimator(cnn, GeometricEstimator(settings.signals), rt.fusion_cnn_weight, gate)
+    fusion = EyeFusion(rt.fusion_cnn_weight, rt.fusion_geometry_weight, rt.fusion_bias)
+    return FusedEstimator(cnn, GeometricEstimator(settings.signals), fusion, gate)
 
 
 class CnnBaseline:
@@ -108,7 +112,6 @@ class CnnBaseline:
     nothing: the adaptation only removes excess confidence in "closed"."""
 
     REFERENCE_LOGIT = math.log(0.05 / 0.95)
-    CLIP = 1e-4
     MAX_SAMPLES = 900  # a face that never calibrates (poor quality for hours) keeps memory flat
 
     def __init__(self) -> None:
@@ -117,11 +120,6 @@ class CnnBaseline:
             deque(maxlen=self.MAX_SAMPLES),
         )
         self.shift: tuple[float, float] | None = None  # frozen once calibration is done
-
-    @staticmethod
-    def logit(p: float) -> float:
-        p = min(max(p, CnnBaseline.CLIP), 1 - CnnBaseline.CLIP)
-        return math.log(p / (1 - p))
 
     def update(self, left: float, right: float, calibration: Calibration) -> None:
         if self.shift is not None:
@@ -132,40 +130,38 @@ class CnnBaseline:
                 for v in self._logits
             )
             return
-        self._logits[0].append(self.logit(left))
-        self._logits[1].append(self.logit(right))
+        self._logits[0].append(logit(left))
+        self._logits[1].append(logit(right))
 
     def adapt(self, left: float, right: float) -> tuple[float, float]:
         if not self.shift:
             return left, right
         return (
-            sigmoid(self.logit(left) - self.shift[0]),
-            sigmoid(self.logit(right) - self.shift[1]),
+            sigmoid(logit(left) - self.shift[0]),
+            sigmoid(logit(right) - self.shift[1]),
         )
 
 
 class FusedEstimator:
-    """Eye closure as a weighted mean of the CNN ensemble (adapted to this driver's open-eye
-    level, :class:`CnnBaseline`) and the calibrated geometric estimate; yawn from the CNN
-    ensemble gated by the mouth's opening (:class:`~drowsy.state.fusion.MarGate`, as the yawn
-    model card chose). Why: on the pipeline-cut crops of the hand-labelled videos the CNN
-    alone finds nearly every blink but also calls some open eyes closed (glasses, dim light,
-    downward glances), and on the awake dev video that raised a false microsleep alarm; the
-    driver's own EAR baseline vetoes most of those. The weight (``runtime.fusion_cnn_weight``)
-    is chosen on the dev video by benchmarks/choose_fusion.py (best balanced accuracy among
-    weights that raise no alert there and whose blink precision is >= 0.9: a false closure
-    becomes a false alarm)."""
+    """Eye closure from the CNN ensemble (adapted to this driver's open-eye level,
+    :class:`CnnBaseline`) and the calibrated geometric estimate, added in log-odds
+    (:class:`~drowsy.state.fusion.EyeFusion`); yawn from the CNN ensemble gated by the mouth's
+    opening (:class:`~drowsy.state.fusion.MarGate`, as the yawn model card chose). Why both:
+    on the pipeline-cut crops of the hand-labelled videos the CNN alone finds nearly every
+    blink but also calls some open eyes closed (glasses, dim light, downward glances), and on
+    the awake dev video that raised a false microsleep alarm; the driver's own EAR baseline
+    vetoes most of those, while the EAR alone misses partial closures the CNN sees."""
 
     def __init__(
         self,
         cnn,
         geometric: GeometricEstimator,
-        cnn_weight: float,
+        fusion: EyeFusion,
         yawn_gate: MarGate | None = None,
     ) -> None:
         self.cnn = cnn
         self.geometric = geometric
-        self.cnn_weight = cnn_weight
+        self.fusion = fusion
         self.yawn_gate = yawn_gate
         self.baseline = CnnBaseline()
         self.name = f"fused({cnn.name} + geometric)"
@@ -176,22 +172,24 @@ class FusedEstimator:
         g = self.geometric.estimate(obs, calibration)
         self.baseline.update(c.eye_closed_left, c.eye_closed_right, calibration)
         left, right = self.baseline.adapt(c.eye_closed_left, c.eye_closed_right)
-        w = self.cnn_weight
         yawn = c.yawn
         if self.yawn_gate is not None and obs.mar is not None:
             yawn = self.yawn_gate.apply(c.yawn, obs.mar)
         return StateProbabilities(
-            eye_closed_left=w * left + (1 - w) * g.eye_closed_left,
-            eye_closed_right=w * right + (1 - w) * g.eye_closed_right,
+            eye_closed_left=self.fusion.apply(left, g.eye_closed_left),
+            eye_closed_right=self.fusion.apply(right, g.eye_closed_right),
             yawn=yawn,
             source="fused",
         )
 
     def versions(self) -> dict[str, str]:
         gate = "none" if self.yawn_gate is None else f"MAR gate at {self.yawn_gate.center:g}"
+        f = self.fusion
         return {
             **self.cnn.versions(),
-            "fusion": f"eyes {self.cnn_weight:g} cnn + {1 - self.cnn_weight:g} geometric",
+            "fusion": (
+                f"eyes log-odds {f.cnn_weight:g} cnn + {f.geometry_weight:g} geometric {f.bias:+g}"
+            ),
             "yawn_gate": gate,
         }
 

@@ -9,12 +9,41 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+LOGIT_CLIP = 1e-4  # probabilities are clipped to [1e-4, 1 - 1e-4] before taking log-odds
+
 
 def sigmoid(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)
     return e / (1.0 + e)
+
+
+def logit(p: float) -> float:
+    p = min(max(p, LOGIT_CLIP), 1 - LOGIT_CLIP)
+    return math.log(p / (1 - p))
+
+
+@dataclass(frozen=True, slots=True)
+class EyeFusion:
+    """One eye's closure from the CNN ensemble and the calibrated EAR, added in log-odds:
+    ``sigmoid(cnn_weight * logit(p_cnn) + geometry_weight * logit(p_geo) + bias)``.
+
+    Why log-odds and not a weighted mean of probabilities: evidence adds. A weighted mean caps
+    what either source can say (with 0.3 on the CNN, a CNN at 0.99 and a landmark ratio that
+    moved only part of the way, as on a partial closure at 7 fps, could never pass 0.5), while
+    in log-odds a confident CNN outweighs a mildly disagreeing EAR and a confident EAR (a
+    wide-open eye) vetoes a hesitant CNN. The three numbers are chosen on the dev video by
+    ``benchmarks/choose_fusion.py`` (a rule fixed in advance, see there)."""
+
+    cnn_weight: float
+    geometry_weight: float
+    bias: float
+
+    def apply(self, p_cnn: float, p_geo: float) -> float:
+        return sigmoid(
+            self.cnn_weight * logit(p_cnn) + self.geometry_weight * logit(p_geo) + self.bias
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,20 +101,14 @@ def test_blinks_without_labels_is_an_error(tmp_path, face_video):
         evaluate_blinks(tmp_path, GEOMETRIC)
 
 
-def test_fusion_weight_rule_vetoes_alerts_and_imprecise_weights():
-    """The rule benchmarks/choose_fusion.py applies: a weight that raises an alert on the awake
-    dev video or finds blinks with precision below 0.9 is never chosen, however accurate."""
-    from drowsy.evaluate import choose_fusion_weight as choose
+def test_fusion_rule_vetoes_alerts_and_imprecise_candidates():
+    """The veto benchmarks/choose_fusion.py applies: a candidate that raises an alert on the
+    awake dev video or finds blinks with precision below 0.9 is never chosen, however accurate
+    its frames are."""
+    from drowsy.evaluate import fusion_acceptable
 
-    def row(w, ba, precision, alerts=0):
-        return {
-            "weight": w,
-            "frame_balanced_accuracy": ba,
-            "blink_precision": precision,
-            "alerts": alerts,
-        }
-
-    rows = [row(0.0, 0.80, 1.0), row(0.3, 0.90, 0.95), row(0.3001, 0.90, 0.95)]
-    rows += [row(0.6, 0.97, 0.89), row(0.9, 0.99, 0.95, alerts=1)]
-    assert choose(rows)["weight"] == 0.3  # tie on accuracy: the smaller CNN weight
-    assert choose([row(0.5, 0.9, None)]) is None
+    assert fusion_acceptable({"alerts": {}, "blink_precision": 0.95})
+    assert fusion_acceptable({"alerts": {}, "blink_precision": 0.9})
+    assert not fusion_acceptable({"alerts": {}, "blink_precision": 0.89})
+    assert not fusion_acceptable({"alerts": {"microsleep": 1}, "blink_precision": 1.0})
+    assert not fusion_acceptable({"alerts": {}, "blink_precision": None})  # found no blink

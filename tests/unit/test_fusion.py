@@ -11,7 +11,7 @@ from drowsy.inference.ensemble import Ensemble
 from drowsy.inference.onnx_model import ModelError
 from drowsy.settings import Settings, apply_override
 from drowsy.state.estimator import CnnBaseline, FusedEstimator, make_estimator
-from drowsy.state.fusion import MarGate
+from drowsy.state.fusion import EyeFusion, MarGate
 from tests.onnx_fixtures import write_models_dir
 
 
@@ -23,6 +23,21 @@ def test_mar_gate_vetoes_a_closed_or_covered_mouth_and_passes_an_open_one():
     assert gate.apply(0.99, 0.62) > 0.97
     assert gate.apply(0.05, 0.7) < 0.06  # an open mouth the ensemble rejects stays rejected
     assert gate.apply(0.9, 0.4) == pytest.approx(0.45)
+
+
+def test_eye_fusion_adds_evidence_in_log_odds():
+    """A partial closure at a low frame rate: the CNN is sure, the landmarks moved only part of
+    the way. A weighted mean of probabilities (the old fusion, 0.3 on the CNN) could not call
+    it closed; added log-odds do, while wide-open landmarks still veto a hesitant CNN."""
+    fusion = EyeFusion(cnn_weight=2.0, geometry_weight=0.1, bias=-2.0)
+    partial_geo = 0.02  # EAR at 75 % of the driver's open level
+    assert 0.3 * 0.97 + 0.7 * partial_geo < 0.5
+    assert fusion.apply(0.97, partial_geo) > 0.9
+    wide_open = 1e-4
+    assert fusion.apply(0.75, wide_open) < 0.5
+    assert fusion.apply(0.02, 0.5) < 0.05  # an open eye stays open whatever the EAR says
+    assert fusion.apply(0.02, 0.02) < fusion.apply(0.5, 0.02) < fusion.apply(0.98, 0.02)
+    assert fusion.apply(0.5, 0.02) < fusion.apply(0.5, 0.9)  # both sources move the result
 
 
 def test_driver_whose_open_eyes_score_high_is_adapted_after_calibration():
@@ -41,7 +56,7 @@ def test_driver_whose_open_eyes_score_high_is_adapted_after_calibration():
 
 
 def test_yawn_gate_travels_in_ensemble_json_and_a_setting_overrides_it(tmp_path):
-    root = write_models_dir(tmp_path)
+    root = write_models_dir(tmp_path, voting="hard")
     spec_path = root / "yawn" / "ensemble.json"
     spec = json.loads(spec_path.read_text())
     spec["mar_gate"] = {"center": 0.35, "softness": 0.04, "rule": "test"}
@@ -51,6 +66,9 @@ def test_yawn_gate_travels_in_ensemble_json_and_a_setting_overrides_it(tmp_path)
     est = make_estimator(settings)
     assert isinstance(est, FusedEstimator) and est.yawn_gate == MarGate(0.35, 0.04)
     assert est.versions()["yawn_gate"] == "MAR gate at 0.35"
+    # the fusion weighs the eye members' mean probability, unless a voting mode is asked for
+    assert est.cnn.eyes.voting == "soft" and est.cnn.yawn.voting == "hard"
+    assert make_estimator(apply_override(settings, "runtime.voting=hard")).cnn.eyes.voting == "hard"
     off = make_estimator(apply_override(settings, "runtime.yawn_mar_gate=0"))
     assert off.yawn_gate is None
     moved = make_estimator(apply_override(settings, "runtime.yawn_mar_gate=0.5"))
