@@ -5,8 +5,10 @@ Usage: python benchmarks/evaluate_all.py EVAL_DIR [--json OUT]
 
 For the geometric, cnn and fused (default) estimators: eye state on eyes_test, yawn false
 positives on yawn_test (talking/smiling webcam faces, portraits) and yawn_ckplus_test (CK+ faces
-of subjects no model saw: smiles, wide-open surprised mouths), blinks on blinks_dev (the video
-choices are made on) and blinks_test; each beside its simple baseline. Prints a markdown table.
+of subjects no model saw: smiles, wide-open surprised mouths), yawn_occluded_test (the same
+faces with an object over the mouth: eating, drinking, smoking, phoning), blinks on blinks_dev
+(the video choices are made on) and blinks_test; each beside its simple baseline. Prints a
+markdown table.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def run(folder: Path) -> dict:
         r: dict = {}
         if (folder / "eyes_test").is_dir():
             r["eyes_test"] = evaluate_eyes(folder / "eyes_test", s)
-        for name in ("yawn_test", "yawn_ckplus_test"):
+        for name in ("yawn_test", "yawn_ckplus_test", "yawn_occluded_test"):
             if (folder / name).is_dir():
                 r[name] = evaluate_yawn(folder / name, s)
         for name in ("blinks_dev", "blinks_test"):
@@ -51,6 +53,7 @@ def table(res: dict) -> str:
         ("eyes_test", "false-positive rate", "false_positive_rate"),
         ("yawn_test", "false-positive rate", "false_positive_rate"),
         ("yawn_ckplus_test", "false-positive rate", "false_positive_rate"),
+        ("yawn_occluded_test", "false-positive rate", "false_positive_rate"),
         ("blinks_test", "frame F1 closed", "frame_f1_closed"),
         ("blinks_test", "blink F1", "blink_f1"),
         (

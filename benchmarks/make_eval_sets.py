@@ -18,6 +18,10 @@ Sets written:
 - yawn_ckplus_test/no_yawn: the CK+ faces of the test subjects (training.synthetic's subject
   split; no model trained or chose anything on them): smiles, wide-open surprised mouths and
   other expressions of people the models never saw, hard negatives for yawn
+- yawn_occluded_test/no_yawn: the same faces (upscaled to 192 px) with an object drawn over the
+  mouth where MediaPipe finds it (a hand, phone, cup, cigarette or food, seeded; the shapes of
+  training.augment.occlude, which the yawn members saw on other people's mouth crops): what a
+  driver eating, drinking, smoking or phoning looks like to the yawn decision
 """
 
 from __future__ import annotations
@@ -62,6 +66,58 @@ def tight(image, face_box):
     h, w = image.shape[:2]
     x, y, side = face_box
     return image[max(0, y) : min(h, y + side), max(0, x) : min(w, x + side)]
+
+
+OCCLUDED_SIDE = 192  # CK+ faces are 48 px: objects are drawn at a size MediaPipe works at
+
+
+def occlude_mouth(image, landmarks, rng):
+    """An object over the mouth: ``training.augment.occlude`` on a square around the lips
+    (1.8 mouth widths), pasted back in colour."""
+    from training.augment import occlude
+
+    lips = landmarks[[61, 291, 0, 17], :2]
+    cx, cy = lips.mean(axis=0)
+    half = 0.9 * (lips[:, 0].max() - lips[:, 0].min())
+    h, w = image.shape[:2]
+    x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+    x1, y1 = min(w, int(cx + half)), min(h, int(cy + half))
+    gray = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+    drawn = occlude(gray, rng)
+    changed = drawn != gray
+    out = image.copy()
+    out[y0:y1, x0:x1][changed] = drawn[changed][:, None]
+    return out
+
+
+def occluded_faces(faces: list[Path], out: Path) -> int:
+    """yawn_occluded_test/no_yawn from the CK+ test faces (see the module docstring)."""
+    import numpy as np
+
+    from drowsy.contracts import Frame
+    from drowsy.pipeline import Pipeline
+    from drowsy.settings import Settings
+
+    (out / "yawn").mkdir(parents=True, exist_ok=True)
+    (out / "no_yawn").mkdir(parents=True, exist_ok=True)
+    settings = Settings()
+    settings.runtime.estimator = "geometric"  # landmarks only: no model chooses the objects
+    rng = np.random.default_rng(2026)
+    n = 0
+    with Pipeline(settings, static_images=True) as pipe:
+        for path in faces:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            f = OCCLUDED_SIDE / min(image.shape[:2])
+            image = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+            obs = pipe.tracker.process(Frame(image, 0.0, 0))
+            if not obs.present or obs.landmarks is None:
+                continue
+            occluded = occlude_mouth(image, obs.landmarks, rng)
+            cv2.imwrite(str(out / "no_yawn" / f"{path.stem}_occluded.png"), occluded)
+            n += 1
+    return n
 
 
 def main() -> int:
@@ -110,7 +166,11 @@ def main() -> int:
         for p in split_subjects(ckplus_images(data / "mouth_negatives"))["test"]:
             shutil.copy(p, ck / p.name)
     (out / "yawn_ckplus_test" / "yawn").mkdir(exist_ok=True)
-    print(f"wrote {out}: eyes_test open={counts['open']} closed={counts['closed']}")
+    occluded = occluded_faces(sorted(ck.iterdir()), out / "yawn_occluded_test")
+    print(
+        f"wrote {out}: eyes_test open={counts['open']} closed={counts['closed']}, "
+        f"yawn_occluded_test no_yawn={occluded}"
+    )
     return 0
 
 

@@ -45,7 +45,7 @@ def _glare(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def _occlude(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def occlude(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Something in front of the mouth, as drivers eat, drink, smoke and phone: the yawn
     model must learn that an odd shape near the mouth is not an open mouth. Grey levels and
     soft edges vary; the object covers part of the crop, entering from an edge."""
@@ -118,7 +118,7 @@ def augment(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np
     if rng.random() < cfg.glare_p:
         img = _glare(img, rng)
     if rng.random() < cfg.occlude_p:
-        img = _occlude(img, rng)
+        img = occlude(img, rng)
     x = img.astype(np.float32) / 255.0
     x = np.clip(x, 0, 1) ** rng.uniform(*cfg.gamma)
     x = (x - 0.5) * rng.uniform(*cfg.contrast) + 0.5 + rng.uniform(-1, 1) * cfg.brightness / 2

@@ -241,10 +241,10 @@ def test_ckplus_split_keeps_each_person_in_one_split(tmp_path):
 def test_occlusion_puts_something_in_front_of_the_mouth():
     import numpy as np
 
-    from training.augment import AugmentConfig, _occlude, augment
+    from training.augment import AugmentConfig, augment, occlude
 
     mouth = np.tile(np.linspace(60, 200, 64, dtype=np.uint8), (64, 1))
-    covered = [_occlude(mouth, np.random.default_rng(i)) for i in range(40)]
+    covered = [occlude(mouth, np.random.default_rng(i)) for i in range(40)]
     share = [np.mean(np.abs(c.astype(int) - mouth.astype(int)) > 8) for c in covered]
     assert all(c.shape == (64, 64) and c.dtype == np.uint8 for c in covered)
     assert np.mean([0.01 < x < 0.8 for x in share]) >= 0.9  # part of the crop, not all of it
