@@ -51,7 +51,7 @@ class EnsembleOutput:
     """An ensemble's voted probabilities and each member's, for one batch of crops."""
 
     probs: np.ndarray  # (N, C) after voting
-    member_probs: tuple[np.ndarray, ...]  # each (N, C), kept for explanations
+    member_probs: tuple[np.ndarray, ...]  # each (N, C): what each member said
 
 
 class Ensemble:
@@ -168,14 +168,12 @@ class CnnEstimator:
         _return_scratch_memory()
         self.name = f"cnn(eyes v{self.eyes.version}, yawn v{self.yawn.version})"
         self.provider = self.eyes.provider
-        self.last: dict[str, EnsembleOutput] = {}
 
     def estimate(self, obs: FaceObservation, calibration: Calibration) -> StateProbabilities:
         if not obs.present or obs.crops is None:
             raise ValueError("estimate() needs an observation with a face")
         eyes = self.eyes.predict([obs.crops.left_eye, obs.crops.right_eye])
         mouth = self.yawn.predict([obs.crops.mouth])
-        self.last = {"eyes": eyes, "yawn": mouth}
         return StateProbabilities(
             eye_closed_left=float(eyes.probs[0, self._closed]),
             eye_closed_right=float(eyes.probs[1, self._closed]),
@@ -191,4 +189,4 @@ class CnnEstimator:
         }
 
     def close(self) -> None:
-        self.last = {}
+        """Nothing to release early: the ONNX Runtime sessions go with the object."""
