@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from drowsy.contracts import Calibration, FaceObservation, StateProbabilities
+from drowsy.contracts import Calibration, FaceCrops, FaceObservation, StateProbabilities
 from drowsy.inference.merge import MEMBER_PROBS, merge_members, metadata, prefix
 from drowsy.inference.metadata import FEATURES, GRAD_FEATURES, PROBS
 from drowsy.inference.onnx_model import (
@@ -149,6 +149,12 @@ def _return_scratch_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def _crops_of(obs: FaceObservation) -> FaceCrops:
+    if not obs.present or obs.crops is None:
+        raise ValueError("estimate() needs an observation with a face")
+    return obs.crops
+
+
 class CnnEstimator:
     """Eye-closed and yawn probabilities from the eye and yawn ensembles."""
 
@@ -170,16 +176,20 @@ class CnnEstimator:
         self.provider = self.eyes.provider
 
     def estimate(self, obs: FaceObservation, calibration: Calibration) -> StateProbabilities:
-        if not obs.present or obs.crops is None:
-            raise ValueError("estimate() needs an observation with a face")
-        eyes = self.eyes.predict([obs.crops.left_eye, obs.crops.right_eye])
-        mouth = self.yawn.predict([obs.crops.mouth])
+        left, right = self.eyes_closed(obs)
         return StateProbabilities(
-            eye_closed_left=float(eyes.probs[0, self._closed]),
-            eye_closed_right=float(eyes.probs[1, self._closed]),
-            yawn=float(mouth.probs[0, self._yawning]),
-            source="cnn",
+            eye_closed_left=left, eye_closed_right=right, yawn=self.yawning(obs), source="cnn"
         )
+
+    def eyes_closed(self, obs: FaceObservation) -> tuple[float, float]:
+        """(left, right) closed probability of the eye ensemble."""
+        crops = _crops_of(obs)
+        probs = self.eyes.predict([crops.left_eye, crops.right_eye]).probs
+        return float(probs[0, self._closed]), float(probs[1, self._closed])
+
+    def yawning(self, obs: FaceObservation) -> float:
+        """Yawn probability of the yawn ensemble."""
+        return float(self.yawn.predict([_crops_of(obs).mouth]).probs[0, self._yawning])
 
     def versions(self) -> dict[str, str]:
         return {

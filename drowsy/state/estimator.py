@@ -152,6 +152,8 @@ class FusedEstimator:
     the awake dev video that raised a false microsleep alarm; the driver's own EAR baseline
     vetoes most of those, while the EAR alone misses partial closures the CNN sees."""
 
+    SKIP_BELOW = 0.01  # a yawn probability this low is "no yawn" to every consumer
+
     def __init__(
         self,
         cnn,
@@ -168,19 +170,28 @@ class FusedEstimator:
         self.provider = cnn.provider
 
     def estimate(self, obs: FaceObservation, calibration: Calibration) -> StateProbabilities:
-        c = self.cnn.estimate(obs, calibration)
         g = self.geometric.estimate(obs, calibration)
-        self.baseline.update(c.eye_closed_left, c.eye_closed_right, calibration)
-        left, right = self.baseline.adapt(c.eye_closed_left, c.eye_closed_right)
-        yawn = c.yawn
-        if self.yawn_gate is not None and obs.mar is not None:
-            yawn = self.yawn_gate.apply(c.yawn, obs.mar)
+        cnn_left, cnn_right = self.cnn.eyes_closed(obs)
+        self.baseline.update(cnn_left, cnn_right, calibration)
+        left, right = self.baseline.adapt(cnn_left, cnn_right)
         return StateProbabilities(
             eye_closed_left=self.fusion.apply(left, g.eye_closed_left),
             eye_closed_right=self.fusion.apply(right, g.eye_closed_right),
-            yawn=yawn,
+            yawn=self._yawn(obs),
             source="fused",
         )
+
+    def _yawn(self, obs: FaceObservation) -> float:
+        """The ensemble's yawn probability times the MAR gate. Where the gate alone keeps the
+        product below ``SKIP_BELOW`` (lips together: about nine frames in ten of a drive) the
+        network cannot change the decision, so it is not run and the gate's value, the
+        product's upper bound, stands in (saves the yawn ensemble's ~1 ms on those frames)."""
+        if self.yawn_gate is None or obs.mar is None:
+            return self.cnn.yawning(obs)
+        gate = self.yawn_gate.gate(obs.mar)
+        if gate < self.SKIP_BELOW:
+            return gate
+        return gate * self.cnn.yawning(obs)
 
     def versions(self) -> dict[str, str]:
         gate = "none" if self.yawn_gate is None else f"MAR gate at {self.yawn_gate.center:g}"

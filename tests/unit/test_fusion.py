@@ -77,3 +77,46 @@ def test_yawn_gate_travels_in_ensemble_json_and_a_setting_overrides_it(tmp_path)
     spec_path.write_text(json.dumps(spec))
     with pytest.raises(ModelError, match="malformed mar_gate"):
         Ensemble(root / "yawn")
+
+
+class _CountingCnn:
+    """Stands in for the CNN ensembles: fixed answers, counted calls."""
+
+    name, provider = "stub", "none"
+
+    def __init__(self, p_yawn: float) -> None:
+        self.p_yawn = p_yawn
+        self.yawn_calls = 0
+
+    def eyes_closed(self, obs):
+        return 0.02, 0.02
+
+    def yawning(self, obs):
+        self.yawn_calls += 1
+        return self.p_yawn
+
+
+def test_yawn_network_is_skipped_only_where_the_gate_decides_alone():
+    """Lips together: the MAR gate caps the yawn probability below 0.01 whatever the network
+    says, so the network is not run; an open mouth runs it and gets gate x network."""
+    from drowsy.contracts import FaceObservation
+    from drowsy.state.estimator import GeometricEstimator
+
+    cnn = _CountingCnn(p_yawn=0.99)  # an ensemble fooled by a sandwich
+    est = FusedEstimator(
+        cnn, GeometricEstimator(Settings().signals), EyeFusion(2.0, 0.1, -2.0), MarGate(0.3)
+    )
+
+    def obs(mar):
+        return FaceObservation(present=True, ear_left=0.3, ear_right=0.3, mar=mar)
+
+    closed = est.estimate(obs(0.05), Calibration()).yawn
+    assert cnn.yawn_calls == 0 and closed < 0.01
+    assert closed == pytest.approx(MarGate(0.3).gate(0.05))  # the product's upper bound
+    wide = est.estimate(obs(0.6), Calibration()).yawn
+    assert cnn.yawn_calls == 1 and wide == pytest.approx(0.99 * MarGate(0.3).gate(0.6))
+    ungated = FusedEstimator(
+        cnn, GeometricEstimator(Settings().signals), EyeFusion(2.0, 0.1, -2.0), None
+    )
+    assert ungated.estimate(obs(0.05), Calibration()).yawn == pytest.approx(0.99)
+    assert cnn.yawn_calls == 2
