@@ -1,7 +1,7 @@
 """Choose the fused estimator's eye fusion (``runtime.fusion_cnn_weight``,
 ``fusion_geometry_weight``, ``fusion_bias``) on the dev video.
 
-Usage: python benchmarks/choose_fusion.py BLINKS_DEV_DIR [--json OUT]
+Usage: python benchmarks/choose_fusion.py BLINKS_DEV_DIR [--models DIR] [--json OUT]
 (BLINKS_DEV_DIR is the blinks_dev/ folder that benchmarks/make_eval_sets.py writes.)
 
 The rule, fixed before the candidates' results were seen: one pass of the runtime pipeline
@@ -55,11 +55,23 @@ class Recorder:
         return self.inner.apply(p_cnn, p_geo)
 
 
-def record_evidence(video: Path, labels: dict[int, bool]) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 4) log-odds [cnn left, geo left, cnn right, geo right] and truth, labelled frames
-    with a usable face only (the others are never called closed at any setting)."""
+def fused_settings(models: Path | None, a: float | None = None, b=None, k=None) -> Settings:
     settings = Settings()
     settings.runtime.estimator = "fused"
+    if models is not None:
+        settings.runtime.models_dir = str(models)
+    if a is not None:
+        settings.runtime.fusion_cnn_weight = a
+        settings.runtime.fusion_geometry_weight = b
+        settings.runtime.fusion_bias = k
+    return settings
+
+
+def record_evidence(
+    video: Path, labels: dict[int, bool], settings: Settings
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 4) log-odds [cnn left, geo left, cnn right, geo right] and truth, labelled frames
+    with a usable face only (the others are never called closed at any setting)."""
     rows, truth = [], []
     with VideoFileSource(video) as src, Pipeline(settings) as pipe:
         recorder = Recorder(pipe.estimator.fusion)  # type: ignore[attr-defined]
@@ -88,13 +100,15 @@ def score(evidence: np.ndarray, truth: np.ndarray, a: float, b: float, k: float)
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path)
+    ap.add_argument("--models", type=Path, help="model folder (default: the shipped models)")
     ap.add_argument("--json", type=Path, help="also write the candidates and the choice here")
     args = ap.parse_args()
     videos = sorted(args.folder.glob("*.avi"))
     if len(videos) != 1:
         print(f"error: expected one dev video in {args.folder}", file=sys.stderr)
         return 2
-    evidence, truth = record_evidence(videos[0], read_frame_labels(videos[0].with_suffix(".csv")))
+    labels = read_frame_labels(videos[0].with_suffix(".csv"))
+    evidence, truth = record_evidence(videos[0], labels, fused_settings(args.models))
     print(f"evidence: {len(truth)} labelled frames, {int(truth.sum())} closed", flush=True)
     grid = []
     for a, b, k in itertools.product(CNN_WEIGHTS, GEOMETRY_WEIGHTS, BIASES):
@@ -102,11 +116,7 @@ def main() -> int:
     grid.sort(key=lambda r: (-r["f1"], -r["ba"], r["cnn"]))
     chosen = None
     for cand in grid[:VERIFY_AT_MOST]:
-        settings = Settings()
-        settings.runtime.estimator = "fused"
-        settings.runtime.fusion_cnn_weight = cand["cnn"]
-        settings.runtime.fusion_geometry_weight = cand["geometry"]
-        settings.runtime.fusion_bias = cand["bias"]
+        settings = fused_settings(args.models, cand["cnn"], cand["geometry"], cand["bias"])
         report = evaluate_blinks(args.folder, settings)
         cand["verified"] = {
             k: report[k] for k in ("frame_f1_closed", "blink_precision", "blink_recall", "alerts")
