@@ -55,15 +55,16 @@ class Recorder:
         return self.inner.apply(p_cnn, p_geo)
 
 
-def fused_settings(models: Path | None, a: float | None = None, b=None, k=None) -> Settings:
+def fused_settings(models: Path | None, fusion: EyeFusion | None = None) -> Settings:
+    """The fused estimator on ``models`` (default: the shipped ones), with ``fusion`` if given."""
     settings = Settings()
     settings.runtime.estimator = "fused"
     if models is not None:
         settings.runtime.models_dir = str(models)
-    if a is not None:
-        settings.runtime.fusion_cnn_weight = a
-        settings.runtime.fusion_geometry_weight = b
-        settings.runtime.fusion_bias = k
+    if fusion is not None:
+        settings.runtime.fusion_cnn_weight = fusion.cnn_weight
+        settings.runtime.fusion_geometry_weight = fusion.geometry_weight
+        settings.runtime.fusion_bias = fusion.bias
     return settings
 
 
@@ -116,7 +117,8 @@ def main() -> int:
     grid.sort(key=lambda r: (-r["f1"], -r["ba"], r["cnn"]))
     chosen = None
     for cand in grid[:VERIFY_AT_MOST]:
-        settings = fused_settings(args.models, cand["cnn"], cand["geometry"], cand["bias"])
+        fusion = EyeFusion(cand["cnn"], cand["geometry"], cand["bias"])
+        settings = fused_settings(args.models, fusion)
         report = evaluate_blinks(args.folder, settings)
         cand["verified"] = {
             k: report[k] for k in ("frame_f1_closed", "blink_precision", "blink_recall", "alerts")
