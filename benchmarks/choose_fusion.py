@@ -1,5 +1,5 @@
-"""Choose the fused estimator's eye fusion (``runtime.fusion_cnn_weight``,
-``fusion_geometry_weight``, ``fusion_bias``) on the dev video.
+"""Choose the fused estimator's eye fusion (``runtime.eye_fusion_cnn_weight``,
+``eye_fusion_ear_weight``, ``eye_fusion_bias``) on the dev video.
 
 Usage: python benchmarks/choose_fusion.py BLINKS_DEV_DIR [--models DIR] [--json OUT]
 (BLINKS_DEV_DIR is the blinks_dev/ folder that benchmarks/make_eval_sets.py writes.)
@@ -62,9 +62,9 @@ def fused_settings(models: Path | None, fusion: EyeFusion | None = None) -> Sett
     if models is not None:
         settings.runtime.models_dir = str(models)
     if fusion is not None:
-        settings.runtime.fusion_cnn_weight = fusion.cnn_weight
-        settings.runtime.fusion_geometry_weight = fusion.geometry_weight
-        settings.runtime.fusion_bias = fusion.bias
+        settings.runtime.eye_fusion_cnn_weight = fusion.cnn_weight
+        settings.runtime.eye_fusion_ear_weight = fusion.ear_weight
+        settings.runtime.eye_fusion_bias = fusion.bias
     return settings
 
 

@@ -8,6 +8,7 @@ reject the same bad values with the same reasons.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tomllib
 from pathlib import Path
@@ -25,6 +26,8 @@ from pydantic import (
 )
 
 from drowsy.errors import UserError
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "drowsy"
 
@@ -196,21 +199,34 @@ class LogSettings(_Section):
 class RuntimeSettings(_Section):
     """How the models run: estimator, fusion, provider, threads, voting, temporal model."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        """Settings files saved before 2026-11-29 hold ``fusion_cnn_weight``, the weight of a
+        probability mean that no longer exists. Read as the new log-odds weight it would all
+        but switch the CNN off, so it is dropped, with a warning, and the new defaults apply."""
+        if isinstance(data, dict) and "fusion_cnn_weight" in data:
+            data = {k: v for k, v in data.items() if k != "fusion_cnn_weight"}
+            log.warning(
+                "settings: runtime.fusion_cnn_weight is retired (the eye fusion is now "
+                "runtime.eye_fusion_cnn_weight, _ear_weight and _bias, in log-odds); ignored"
+            )
+        return data
+
     estimator: Literal["auto", "fused", "cnn", "geometric"] = Field(
         "auto",
         description="auto = fused: the CNN eye ensemble and the calibrated EAR estimate added "
         "in log-odds, the yawn ensemble gated by the mouth opening; geometric: landmarks only",
     )
-    # The fused eye decision, per eye: sigmoid(cnn * logit(p_cnn) + geometry * logit(p_ear)
-    # + bias) (drowsy.state.fusion.EyeFusion), chosen by benchmarks/choose_fusion.py on the
-    # dev video only.
-    fusion_cnn_weight: float = Field(
+    # The fused eye decision, per eye: sigmoid(cnn * logit(p_cnn) + ear * logit(p_ear) + bias)
+    # (drowsy.state.fusion.EyeFusion), chosen by benchmarks/choose_fusion.py on the dev video.
+    eye_fusion_cnn_weight: float = Field(
         2.0, ge=0, le=10, description="fused estimator: weight of the CNN eye ensemble's log-odds"
     )
-    fusion_geometry_weight: float = Field(
+    eye_fusion_ear_weight: float = Field(
         0.1, ge=0, le=10, description="fused estimator: weight of the calibrated EAR's log-odds"
     )
-    fusion_bias: float = Field(
+    eye_fusion_bias: float = Field(
         -2.0, ge=-10, le=10, description="fused estimator: log-odds added to every eye"
     )
     yawn_mar_gate: float | None = Field(

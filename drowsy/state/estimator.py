@@ -97,7 +97,7 @@ def make_estimator(settings: Settings) -> StateEstimator:
     gate = cnn.yawn.mar_gate
     if rt.yawn_mar_gate is not None:
         gate = MarGate(rt.yawn_mar_gate) if rt.yawn_mar_gate > 0 else None
-    fusion = EyeFusion(rt.fusion_cnn_weight, rt.fusion_geometry_weight, rt.fusion_bias)
+    fusion = EyeFusion.of(rt)
     return FusedEstimator(cnn, GeometricEstimator(settings.signals), fusion, gate)
 
 
@@ -199,7 +199,7 @@ class FusedEstimator:
         return {
             **self.cnn.versions(),
             "fusion": (
-                f"eyes log-odds {f.cnn_weight:g} cnn + {f.geometry_weight:g} geometric {f.bias:+g}"
+                f"eyes log-odds {f.cnn_weight:g} cnn + {f.ear_weight:g} geometric {f.bias:+g}"
             ),
             "yawn_gate": gate,
         }

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from drowsy.settings import RuntimeSettings
+
 LOGIT_CLIP = 1e-4  # probabilities are clipped to [1e-4, 1 - 1e-4] before taking log-odds
 
 
@@ -27,7 +29,7 @@ def logit(p: float) -> float:
 @dataclass(frozen=True, slots=True)
 class EyeFusion:
     """One eye's closure from the CNN ensemble and the calibrated EAR, added in log-odds:
-    ``sigmoid(cnn_weight * logit(p_cnn) + geometry_weight * logit(p_geo) + bias)``.
+    ``sigmoid(cnn_weight * logit(p_cnn) + ear_weight * logit(p_geo) + bias)``.
 
     Why log-odds and not a weighted mean of probabilities: evidence adds. A weighted mean caps
     what either source can say (with 0.3 on the CNN, a CNN at 0.99 and a landmark ratio that
@@ -37,12 +39,18 @@ class EyeFusion:
     ``benchmarks/choose_fusion.py`` (a rule fixed in advance, see there)."""
 
     cnn_weight: float
-    geometry_weight: float
+    ear_weight: float
     bias: float
+
+    @staticmethod
+    def of(runtime: RuntimeSettings) -> EyeFusion:
+        return EyeFusion(
+            runtime.eye_fusion_cnn_weight, runtime.eye_fusion_ear_weight, runtime.eye_fusion_bias
+        )
 
     def apply(self, p_cnn: float, p_geo: float) -> float:
         return sigmoid(
-            self.cnn_weight * logit(p_cnn) + self.geometry_weight * logit(p_geo) + self.bias
+            self.cnn_weight * logit(p_cnn) + self.ear_weight * logit(p_geo) + self.bias
         )
 
 

@@ -29,7 +29,7 @@ def test_eye_fusion_adds_evidence_in_log_odds():
     """A partial closure at a low frame rate: the CNN is sure, the landmarks moved only part of
     the way. A weighted mean of probabilities (the old fusion, 0.3 on the CNN) could not call
     it closed; added log-odds do, while wide-open landmarks still veto a hesitant CNN."""
-    fusion = EyeFusion(cnn_weight=2.0, geometry_weight=0.1, bias=-2.0)
+    fusion = EyeFusion(cnn_weight=2.0, ear_weight=0.1, bias=-2.0)
     partial_geo = 0.02  # EAR at 75 % of the driver's open level
     assert 0.3 * 0.97 + 0.7 * partial_geo < 0.5
     assert fusion.apply(0.97, partial_geo) > 0.9

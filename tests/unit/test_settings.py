@@ -95,3 +95,17 @@ def test_a_named_settings_file_that_is_missing_is_an_error(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         load_settings(tmp_path / "typo.toml")
     assert load_settings(tmp_path / "new.toml", must_exist=False) == Settings()
+
+
+def test_a_file_saved_with_the_retired_fusion_weight_loads_with_the_new_fusion(tmp_path, caplog):
+    """Files saved before the log-odds eye fusion hold runtime.fusion_cnn_weight = 0.3; read as
+    the new CNN weight it would all but switch the eye ensemble off. It is dropped, loudly."""
+    path = tmp_path / "settings.toml"
+    path.write_text('[runtime]\nfusion_cnn_weight = 0.3\nestimator = "fused"\n')
+    with caplog.at_level("WARNING"):
+        s = load_settings(path)
+    assert s.runtime.eye_fusion_cnn_weight == Settings().runtime.eye_fusion_cnn_weight
+    assert s.runtime.estimator == "fused"
+    assert "fusion_cnn_weight is retired" in caplog.text
+    with pytest.raises(UserError, match="unknown setting"):
+        load_settings(path, ["runtime.fusion_cnn_weight=0.3"])  # asked for explicitly: refused

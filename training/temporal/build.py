@@ -36,7 +36,7 @@ def measure_noise(data: Path, models: Path) -> NoiseModel:
     geometric = GeometricEstimator(Settings().signals)
     p_geo = np.array([geometric.eye_closed(e, ear_open) for e in eyes.ear])
     rt = Settings().runtime
-    fusion = EyeFusion(rt.fusion_cnn_weight, rt.fusion_geometry_weight, rt.fusion_bias)
+    fusion = EyeFusion.of(rt)
     p = np.array([fusion.apply(float(c), float(g)) for c, g in zip(p_cnn, p_geo, strict=True)])
     yawn = class_folders(data / "yawn", "yawn")
     _, _, test = split(len(yawn), (0.7, 0.15, 0.15), seed=1234)
