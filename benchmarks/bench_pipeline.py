@@ -9,7 +9,8 @@ sample video. Prints, in one run, the Markdown tables in the README with the mac
   cannot avoid), in frames/s;
 - ``drowsy analyze`` end to end on one video (frames/s and its ratio to the floor), and with
   ``--jobs 2`` on two copies of it (combined frames/s and ratio to the one-video floor);
-- median milliseconds per stage;
+- median milliseconds per stage, and the models stage again with the yawn network run on
+  every frame (``runtime.yawn_mar_gate=0``: no gate, so nothing to skip);
 - live latency: the console monitor's path (``drowsy run``: a live source behind the
   newest-frame slot, session runner, console listener) fed a 30 fps 640x480 source in real
   time, from the moment a frame is captured to the alert decision made on it (p50/p95/p99);
@@ -48,7 +49,7 @@ from drowsy.live import ConsoleListener  # noqa: E402
 from drowsy.pipeline import Pipeline  # noqa: E402
 from drowsy.sample import sample_video  # noqa: E402
 from drowsy.session import Session, SessionOptions, SourceChoice  # noqa: E402
-from drowsy.settings import Settings  # noqa: E402
+from drowsy.settings import Settings, apply_override  # noqa: E402
 from drowsy.sources import FrameSource, LatestFrameSource, VideoFileSource  # noqa: E402
 from drowsy.vision.tracker import _face_mesh  # noqa: E402
 
@@ -75,12 +76,12 @@ def mesh_floor(path: Path) -> float:
         mesh.close()
 
 
-def stage_times(path: Path) -> tuple[dict[str, float], str]:
+def stage_times(path: Path, settings: Settings | None = None) -> tuple[dict[str, float], str]:
     """Median milliseconds per frame of each stage (one thread, stage by stage), and the
     execution provider the models ran on (CUDA when there is a GPU: the same tables then
     describe the GPU path)."""
     samples: dict[str, list[float]] = {"decode": []}
-    with VideoFileSource(path) as src, Pipeline(Settings()) as pipe:
+    with VideoFileSource(path) as src, Pipeline(settings or Settings()) as pipe:
         provider = pipe.provider
         it = iter(src)
         while True:
@@ -252,6 +253,8 @@ def main() -> int:
         size, frames = src.size, src.stats.expected_frames
     floor = mesh_floor(video)
     stages, provider = stage_times(video)
+    ungated = apply_override(Settings(), "runtime.yawn_mar_gate=0")
+    models_every_frame = stage_times(video, ungated)[0].get("models")
     r = {
         "video": video.name,
         "size": size,
@@ -262,6 +265,7 @@ def main() -> int:
         "analyze_fps": analyze_fps(video),
         "jobs2_fps": jobs2_fps(video),
         "stage_ms": stages,
+        "models_ms_yawn_every_frame": models_every_frame,
         "provider": provider,
         "live_ms": live_latency(video, args.seconds),
         "gui_ms": gui_latency(video, args.seconds),
@@ -286,6 +290,8 @@ def main() -> int:
     print("\n| stage (one thread) | ms per frame (median) |\n|---|---|")
     for k, v in r["stage_ms"].items():
         print(f"| {k} | {v:.2f} |")
+    if models_every_frame is not None:
+        print(f"| models, yawn network on every frame (no MAR gate) | {models_every_frame:.2f} |")
     print(f"\n| latency at {LIVE_FPS:.0f} fps live, 640x480 | p50 ms | p95 ms | p99 ms |")
     print("|---|---|---|---|")
     for label, key in (
