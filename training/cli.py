@@ -68,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     _labelled(p)
     p.add_argument("checkpoints", nargs="+", type=Path)
 
+    p = sub.add_parser("distill", help="distil a task's ensemble into one member (ONNX)")
+    _labelled(p)
+    p.add_argument("--unlabelled", type=Path, nargs="+", required=True, help="crop folders")
+    p.add_argument("--teacher", type=Path, required=True, help="ensemble folder (models/eyes)")
+    p.add_argument("--out", type=Path, required=True, help="the student's .onnx file")
+    p.add_argument("--arch", default="cnn_s")
+    p.add_argument("--backbone", type=Path, help="pretrain checkpoint (default: random init)")
+    p.add_argument("--steps", type=int, default=800)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--version", default=MODEL_VERSION)
+    p.add_argument("--force", action="store_true")
+
     p = sub.add_parser("export", help="export a fine-tuned checkpoint to ONNX (+ .sha256)")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--out", type=Path, required=True)
@@ -233,6 +245,37 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_distill(args: argparse.Namespace) -> int:
+    from training.data import TASK_CLASSES, TASK_REGIONS
+    from training.distill import DistillConfig, distill, ensemble_teacher
+    from training.export import export_onnx
+
+    cfg = DistillConfig(
+        arch=args.arch,
+        backbone=str(args.backbone) if args.backbone else None,
+        steps=args.steps,
+        seed=args.seed,
+    )
+    labelled = _load_labelled(args)
+    model = distill(
+        ensemble_teacher(args.teacher), labelled, _images_in(args.unlabelled), cfg, args.task
+    )
+    info = export_onnx(
+        model,
+        args.out,
+        task=args.task,
+        classes=TASK_CLASSES[args.task],
+        regions=TASK_REGIONS[args.task],
+        member=args.out.stem,
+        version=args.version,
+        training={"distilled_from": str(args.teacher), "config": vars(cfg)},
+        metrics={},
+        force=args.force,
+    )
+    print(json.dumps(info))
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from training.data import TASK_CLASSES, TASK_REGIONS
     from training.export import export_onnx
@@ -282,6 +325,7 @@ COMMANDS = {
     "pretrain": cmd_pretrain,
     "finetune": cmd_finetune,
     "evaluate": cmd_evaluate,
+    "distill": cmd_distill,
     "export": cmd_export,
 }
 

@@ -49,9 +49,7 @@ class EyeFusion:
         )
 
     def apply(self, p_cnn: float, p_geo: float) -> float:
-        return sigmoid(
-            self.cnn_weight * logit(p_cnn) + self.ear_weight * logit(p_geo) + self.bias
-        )
+        return sigmoid(self.cnn_weight * logit(p_cnn) + self.ear_weight * logit(p_geo) + self.bias)
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,3 +274,47 @@ def test_reproduce_counts_a_checkpoint_it_made_and_uses_twice_as_trained(tmp_pat
     run._count(new)
     run._count(old)
     assert run.checkpoints == {"reused": 1, "trained": 1}
+
+
+def test_distilled_student_follows_its_teacher_where_there_are_no_labels():
+    """Four labelled crops and many unlabelled ones with the teacher's answers (here the easy
+    task's truth): the student matches the teacher on crops it never saw."""
+    from training.distill import DistillConfig, distill
+
+    pool = easy_set(300, 0)
+    truth_of = {img.tobytes(): y for img, y in zip(pool.images, pool.labels, strict=True)}
+
+    def teacher(images):
+        y = np.array([truth_of[im.tobytes()] for im in images])
+        return np.stack([1.0 - 0.95 * y - 0.025, 0.95 * y + 0.025], axis=1)
+
+    few = pool.subset(np.concatenate([np.flatnonzero(pool.labels == c)[:2] for c in (0, 1)]))
+    rest = pool.subset(np.arange(len(pool))[4:])
+    rest.labels = np.full(len(rest), -1)
+    cfg = DistillConfig(steps=40, lr=3e-3, labelled_per_batch=4, unlabelled_per_batch=28)
+    student = distill(teacher, few, rest, cfg, "eyes")
+    test = easy_set(100, 1)
+    assert (predict(student, test.images).argmax(1) == test.labels).mean() >= 0.9
+
+
+def test_cli_distill_writes_a_runtime_loadable_member(tmp_path):
+    from tests.onnx_fixtures import write_models_dir
+
+    teacher = write_models_dir(tmp_path / "models") / "eyes"
+    labelled = write_folders(tmp_path / "data", n=20)
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    for i, img in enumerate(easy_set(30, 3).images):
+        cv2.imwrite(str(unlabelled / f"{i}.png"), img)
+    out = tmp_path / "s1.onnx"
+    run = [sys.executable, "-m", "training", "distill", "--task", "eyes", "--data", str(labelled)]
+    run += ["--unlabelled", str(unlabelled), "--teacher", str(teacher), "--out", str(out)]
+    subprocess.run([*run, "--steps", "3"], check=True, capture_output=True)
+    model = OnnxModel(out)
+    assert model.info.meta.task == "eyes" and model.info.meta.classes == ("open", "closed")
+    bad = subprocess.run(
+        [*run[:-6], "--unlabelled", str(tmp_path / "nowhere"), *run[-4:], "--force"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
