@@ -246,9 +246,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
-    from training.data import TASK_CLASSES, TASK_REGIONS
     from training.distill import DistillConfig, distill, ensemble_teacher
-    from training.export import export_onnx
 
     cfg = DistillConfig(
         arch=args.arch,
@@ -260,36 +258,30 @@ def cmd_distill(args: argparse.Namespace) -> int:
     model = distill(
         ensemble_teacher(args.teacher), labelled, _images_in(args.unlabelled), cfg, args.task
     )
-    info = export_onnx(
-        model,
-        args.out,
-        task=args.task,
-        classes=TASK_CLASSES[args.task],
-        regions=TASK_REGIONS[args.task],
-        member=args.out.stem,
-        version=args.version,
-        training={"distilled_from": str(args.teacher), "config": vars(cfg)},
-        metrics={},
-        force=args.force,
+    return _export(
+        model, args, args.task, {"distilled_from": str(args.teacher), "config": vars(cfg)}
     )
-    print(json.dumps(info))
-    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    cfg, model = _load_classifier(args.checkpoint)
+    return _export(model, args, cfg.task, {"config": dict(vars(cfg))})
+
+
+def _export(model, args: argparse.Namespace, task: str, training: dict) -> int:
+    """One member to ``args.out`` (ONNX + checksum, parity checked); prints its report."""
     from training.data import TASK_CLASSES, TASK_REGIONS
     from training.export import export_onnx
 
-    cfg, model = _load_classifier(args.checkpoint)
     info = export_onnx(
         model,
         args.out,
-        task=cfg.task,
-        classes=TASK_CLASSES[cfg.task],
-        regions=TASK_REGIONS[cfg.task],
+        task=task,
+        classes=TASK_CLASSES[task],
+        regions=TASK_REGIONS[task],
         member=args.out.stem,
         version=args.version,
-        training={"config": {k: v for k, v in vars(cfg).items()}},
+        training=training,
         metrics={},
         force=args.force,
     )
