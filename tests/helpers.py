@@ -90,6 +90,19 @@ def spawn_analyze(video: Path, out: Path, log: Path, *extra: str):
     )
 
 
+def monitor_screenshot(
+    video: Path, shot: Path, log: Path, seconds: int, env: dict, *extra: str, prefix=()
+):
+    """The documented `drowsy monitor` on a video that exits after ``seconds`` with a
+    screenshot (``prefix``: a wrapper such as xvfb-run)."""
+    import subprocess
+    import sys
+
+    cmd = [*prefix, sys.executable, "-m", "drowsy", "monitor", "--source", str(video)]
+    cmd += ["--exit-after", str(seconds), "--screenshot", str(shot), *extra, "--log", str(log)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+
+
 # A 34 s demo script with one event of each of three alert kinds (used by the scenario tests).
 SHORT_SCRIPT = Script(
     duration_s=34.0,

@@ -215,28 +215,11 @@ def test_monitor_screenshot_offscreen(tmp_path, face_video):
     """The documented command: a window on a video, a screenshot on exit, exit code 0."""
     import os
 
+    from tests.helpers import monitor_screenshot
+
     shot = tmp_path / "shot.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "drowsy",
-            "monitor",
-            "--source",
-            str(face_video),
-            "--exit-after",
-            "3",
-            "--screenshot",
-            str(shot),
-            "--log",
-            str(tmp_path / "l.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    result = monitor_screenshot(face_video, shot, tmp_path / "l.db", 3, env)
     assert result.returncode == 0, result.stderr
     assert shot.stat().st_size > 10_000
     assert "Traceback" not in result.stderr

@@ -17,6 +17,7 @@ pytest.importorskip("pytestqt", reason="pytest-qt is not installed")
 from drowsy.gui.settings_dialog import SettingsDialog
 from drowsy.gui.window import MonitorWindow
 from drowsy.settings import Settings, apply_override, load_settings
+from tests.helpers import monitor_screenshot
 
 
 @pytest.fixture
@@ -152,31 +153,16 @@ def _xcb_ready() -> bool:
 def test_real_window_screenshot_under_xvfb(tmp_path, face_video, screen):
     shot = tmp_path / "shot.png"
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    result = subprocess.run(
-        [
-            "xvfb-run",
-            "-a",
-            "-s",
-            f"-screen 0 {screen[0]}x{screen[1]}x24",
-            sys.executable,
-            "-m",
-            "drowsy",
-            "monitor",
-            "--source",
-            str(face_video),
-            "--exit-after",
-            "6",
-            "--screenshot",
-            str(shot),
-            "--set",
-            "runtime.estimator=geometric",
-            "--log",
-            str(tmp_path / "l.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
+    xvfb = ("xvfb-run", "-a", "-s", f"-screen 0 {screen[0]}x{screen[1]}x24")
+    result = monitor_screenshot(
+        face_video,
+        shot,
+        tmp_path / "l.db",
+        6,
+        env,
+        "--set",
+        "runtime.estimator=geometric",
+        prefix=xvfb,
     )
     assert result.returncode == 0, result.stderr
     import cv2
