@@ -25,6 +25,7 @@ from drowsy.settings import Settings  # noqa: E402
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    out.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings()
@@ -62,6 +63,10 @@ def main() -> int:
         timer.start(50)
         QTimer.singleShot(120_000, app.quit)  # never hang
         app.exec()
+    missing = [p for p in (out / "monitor.png", out / "monitor-log.png") if not p.is_file()]
+    if missing:  # Qt's save() fails quietly; the 120 s guard may also have fired first
+        print(f"error: not written: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 1
     print(f"saved {out / 'monitor.png'} and {out / 'monitor-log.png'}")
     return 0
 
