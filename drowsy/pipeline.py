@@ -29,7 +29,7 @@ from drowsy.settings import Settings
 from drowsy.state.calibration import Calibrator
 from drowsy.state.estimator import StateEstimator, make_estimator
 from drowsy.state.signals import build_signals
-from drowsy.vision.tracker import FaceTracker, TrackerOptions
+from drowsy.vision.tracker import FaceTracker, Located, TrackerOptions
 
 
 def overlay_view(frame: Frame, obs: FaceObservation) -> np.ndarray:
@@ -79,18 +79,18 @@ class FrameResult:
 
 @dataclass(frozen=True, slots=True)
 class Observed:
-    """A frame after the face tracker: the first stage, which may run ahead in its own thread."""
+    """A frame after the face mesh: the first stage, which may run ahead in its own thread."""
 
     frame: Frame
-    observation: FaceObservation
-    timings_ms: dict[str, float]
+    located: Located
 
 
 class Pipeline:
     """``process(frame) -> FrameResult`` for frames in time order; ``finish()`` at the end.
 
-    ``process`` = ``decide(observe(frame))``: the tracker stage and everything after it can run
-    in two threads (one frame apart), as the session runner does for recorded video."""
+    ``process`` = ``decide(observe(frame))``: the face mesh stage and everything after it
+    (crops, models, alerts) can run in two threads, as the session runner does for recorded
+    video."""
 
     def __init__(
         self,
@@ -146,11 +146,12 @@ class Pipeline:
         return self.decide(self.observe(frame))
 
     def observe(self, frame: Frame) -> Observed:
-        obs = self.tracker.process(frame)
-        return Observed(frame, obs, dict(self.tracker.timings_ms))
+        return Observed(frame, self.tracker.locate(frame))
 
     def decide(self, observed: Observed) -> FrameResult:
-        frame, obs, timings = observed.frame, observed.observation, dict(observed.timings_ms)
+        frame = observed.frame
+        obs = self.tracker.measure(observed.located)
+        timings = dict(self.tracker.timings_ms)
         t0 = time.perf_counter()
         calibration = self.calibrator.update(frame.timestamp_s, obs)
         probs = self.estimator.estimate(obs, calibration) if obs.present else None

@@ -18,10 +18,11 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from tqdm import tqdm
 
@@ -44,7 +45,52 @@ from drowsy.sources import (
 )
 
 log = logging.getLogger(__name__)
-PREFETCH_FRAMES = 4  # frames the tracker thread may run ahead (bounded memory: 4 images)
+PREFETCH_FRAMES = 4  # frames each stage thread may run ahead (bounded memory: a few images)
+T = TypeVar("T")
+
+
+def run_ahead(
+    items: Iterable[T], name: str, on_end: Callable[[], object] | None = None
+) -> Generator[T]:
+    """Iterate ``items`` in a thread of its own, at most ``PREFETCH_FRAMES`` items ahead of the
+    caller, in order. An exception raised by ``items`` is raised here after the items before
+    it. Closing this generator stops the thread and waits for it; ``on_end`` then runs in the
+    thread (to close what it was iterating, from the thread that iterated it)."""
+    ahead: queue.Queue = queue.Queue(maxsize=PREFETCH_FRAMES)
+    done = threading.Event()
+    end = object()
+
+    def put(item: object) -> bool:
+        while not done.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item,)):
+                    return
+            put(end)
+        except BaseException as exc:  # re-raised in the caller's thread, in order
+            put(exc)
+        finally:
+            if on_end is not None:
+                on_end()
+
+    worker = threading.Thread(target=produce, name=name, daemon=True)
+    worker.start()
+    try:
+        while (item := ahead.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item[0]
+    finally:
+        done.set()
+        worker.join()
 
 
 # ------------------------------------------------------------------------------ sources
@@ -425,50 +471,23 @@ class Session:
                 return  # the source ended, or stop
 
     def _frames(self) -> Generator[tuple[Frame, Observed | BaseException | None]]:
-        """The source's frames; for unpaced recorded video each comes with the tracker's
-        observation, made ahead in a second thread (``Observed``, or the exception the
-        tracker raised, so the frame is handled as if ``process`` had raised it)."""
+        """The source's frames; for unpaced recorded video each comes with its face mesh
+        observation, made ahead in other threads (``Observed``, or the exception the tracker
+        raised, so the frame is handled as if ``process`` had raised it). Three stages overlap
+        then: decoding, the face mesh, and the rest in the caller's thread."""
         o = self.options
         if not o.pipelined or o.pace or self.choice.live:
-            for frame in self.source:
-                yield frame, None
-            return
-        ahead: queue.Queue = queue.Queue(maxsize=PREFETCH_FRAMES)
-        done = threading.Event()
-        end = object()
+            return ((frame, None) for frame in self.source)
 
-        def put(item: object) -> bool:
-            while not done.is_set():
+        def located(frames: Iterator[Frame]) -> Iterator[tuple[Frame, Observed | Exception]]:
+            for frame in frames:
                 try:
-                    ahead.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
+                    yield frame, self.pipeline.observe(frame)
+                except Exception as exc:  # handed to the consumer with its frame
+                    yield frame, exc
 
-        def produce() -> None:
-            try:
-                for frame in self.source:
-                    try:
-                        observed: Observed | BaseException = self.pipeline.observe(frame)
-                    except Exception as exc:  # handed to the consumer with its frame
-                        observed = exc
-                    if not put((frame, observed)):
-                        return
-                put(end)
-            except BaseException as exc:  # the source failed: re-raised in the runner
-                put(exc)
-
-        worker = threading.Thread(target=produce, name="drowsy-track", daemon=True)
-        worker.start()
-        try:
-            while (item := ahead.get()) is not end:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            done.set()
-            worker.join()
+        decoded = run_ahead(self.source, "drowsy-decode")
+        return run_ahead(located(decoded), "drowsy-track", on_end=decoded.close)
 
     def _wait_while_paused(self) -> None:
         while self._paused.is_set() and not self.stop_flag.is_set() and self._seek_to is None:

@@ -23,6 +23,36 @@ CHIN = 152
 NUM_LANDMARKS = 478
 
 
+# A NormalizedLandmark on the protobuf wire when it holds x, y and z only (all non-zero): field
+# 1 of the list (tag 0x0A, length 15), then three fixed32 floats with tags 0x0D, 0x15, 0x1D.
+_WIRE_LANDMARK = np.dtype(
+    [("head", "u1", 3), ("x", "<f4"), ("yt", "u1"), ("y", "<f4"), ("zt", "u1"), ("z", "<f4")]
+)
+_WIRE_TAG_COLUMNS = [0, 1, 2, 7, 12]
+_WIRE_TAGS = np.array([0x0A, 15, 0x0D, 0x15, 0x1D], np.uint8)
+
+
+def landmarks_px(face: object, width: int, height: int) -> np.ndarray:
+    """MediaPipe's landmark list as an (N, 3) float32 array in pixels (z scaled like x).
+
+    Reading 478 landmarks attribute by attribute in Python takes ~0.33 ms a frame and holds the
+    GIL the whole time, which stalls the face mesh running in the other thread; the serialised
+    list is read in one numpy view instead (~0.02 ms). Any list that is not laid out as expected
+    (a zero coordinate is left out of the wire format, extra fields) takes the slow path; both
+    give the same float32 values."""
+    raw = face.SerializeToString()  # type: ignore[attr-defined]
+    points = face.landmark  # type: ignore[attr-defined]
+    if len(raw) == _WIRE_LANDMARK.itemsize * len(points):
+        tags = np.frombuffer(raw, np.uint8).reshape(len(points), -1)[:, _WIRE_TAG_COLUMNS]
+        if (tags == _WIRE_TAGS).all():
+            rec = np.frombuffer(raw, _WIRE_LANDMARK)
+            xyz = np.empty((len(points), 3), np.float64)
+            xyz[:, 0], xyz[:, 1], xyz[:, 2] = rec["x"], rec["y"], rec["z"]
+            xyz *= (width, height, width)
+            return xyz.astype(np.float32)
+    return np.array([(p.x * width, p.y * height, p.z * width) for p in points], np.float32)
+
+
 def _dist(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.hypot(*(a[:2] - b[:2])))
 

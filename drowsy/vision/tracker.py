@@ -34,6 +34,7 @@ from drowsy.vision.landmarks import (
     RIGHT_EYE_EAR,
     eye_aspect_ratio,
     eye_centers,
+    landmarks_px,
     mouth_aspect_ratio,
 )
 from drowsy.vision.pose import estimate_gaze, estimate_head_pose
@@ -134,6 +135,17 @@ def _keep_only(rgb: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A frame after the face mesh: the driver's landmarks in pixels (None: no face found) and
+    how many faces the last driver check saw."""
+
+    image: np.ndarray  # the frame, BGR
+    landmarks: np.ndarray | None
+    faces_in_frame: int
+    mesh_ms: float
+
+
 class FaceTracker:
     """``process(frame) -> FaceObservation``; an empty observation when no face is found."""
 
@@ -193,7 +205,7 @@ class FaceTracker:
         h, w = rgb.shape[:2]
         out = []
         for face in faces:
-            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark], dtype=np.float32)
+            pts = landmarks_px(face, w, h)
             if pts.shape[0] == NUM_LANDMARKS:
                 out.append(pts)
         return out
@@ -233,6 +245,12 @@ class FaceTracker:
         return best
 
     def process(self, frame: Frame) -> FaceObservation:
+        return self.measure(self.locate(frame))
+
+    def locate(self, frame: Frame) -> Located:
+        """The face mesh stage: the driver's landmarks in this frame. Everything that depends
+        on earlier frames (tracking, driver checks) happens here, so ``measure`` can run in
+        another thread, behind it."""
         if self._mesh is None:
             raise RuntimeError("FaceTracker is closed")
         if (
@@ -255,14 +273,28 @@ class FaceTracker:
         small = min(h, w) < self.options.tracker.min_upscaled_side_px
         if not faces and (self.options.static_images or small):
             faces = self._detect_padded(rgb)
-        t1 = time.perf_counter()
-        if not faces:
+        driver, count = None, 0
+        if faces and self.options.static_images:
+            driver, count = self._choose_driver(faces, w, h), len(faces)
+        elif faces:
+            driver, count = faces[0], max(1, self._faces_seen_at_check)
+        if driver is not None:
+            x0, y0, x1, y1 = _box(driver)
+            self._last_center = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        return Located(image, driver, count, (time.perf_counter() - t0) * 1e3)
+
+    def measure(self, located: Located) -> FaceObservation:
+        """Everything measured from the located driver's landmarks (crops, pose, gaze, ratios,
+        quality). Reads only the tracker's options: safe beside ``locate`` in another thread."""
+        t0 = time.perf_counter()
+        if located.landmarks is None:
             obs = FaceObservation.empty()
-        elif self.options.static_images:
-            obs = self.observe(image, self._choose_driver(faces, w, h), len(faces))
         else:
-            obs = self.observe(image, faces[0], max(1, self._faces_seen_at_check))
-        self.timings_ms = {"face_mesh": (t1 - t0) * 1e3, "crops": (time.perf_counter() - t1) * 1e3}
+            obs = self.observe(located.image, located.landmarks, located.faces_in_frame)
+        self.timings_ms = {
+            "face_mesh": located.mesh_ms,
+            "crops": (time.perf_counter() - t0) * 1e3,
+        }
         return obs
 
     def _driver_check(self, rgb: np.ndarray, tracked: np.ndarray, ts: float) -> list[np.ndarray]:
@@ -320,7 +352,6 @@ class FaceTracker:
         h, w = image.shape[:2]
         x0, y0 = pts[:, :2].min(axis=0)
         x1, y1 = pts[:, :2].max(axis=0)
-        self._last_center = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
         right, left = eye_centers(pts)
         iod = float(np.hypot(*(left - right)))
         crops = cut_crops(image, pts)

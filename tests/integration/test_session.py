@@ -325,3 +325,36 @@ def test_a_live_style_session_counts_the_alerts_it_no_longer_keeps(face_video, s
     summary = Session(settings, choice, source, None, SessionOptions(fail_fast=False)).run()
     assert summary.alerts == {}  # the microsleep ended: not kept
     assert summary.to_dict()["alerts_by_kind"] == {"microsleep": 1}
+
+
+def test_run_ahead_keeps_order_raises_in_place_and_stops_its_thread_when_closed():
+    import threading
+
+    from drowsy.session import PREFETCH_FRAMES, run_ahead
+
+    def items(fail_at=None):
+        for i in range(50):
+            if i == fail_at:
+                raise SourceError("disk gone")
+            yield i
+
+    assert list(run_ahead(items(), "t")) == list(range(50))
+    got = []
+    with pytest.raises(SourceError, match="disk gone"):
+        for i in run_ahead(items(fail_at=7), "t"):
+            got.append(i)
+    assert got == list(range(7))  # everything before the failure, in order, then the failure
+
+    produced, ended = [], threading.Event()
+
+    def counted():
+        for i in range(10_000):
+            produced.append(i)
+            yield i
+
+    gen = run_ahead(counted(), "drowsy-test-stage", on_end=ended.set)
+    assert next(gen) == 0
+    gen.close()  # the consumer stops early: the thread ends, bounded work was done ahead
+    assert ended.is_set()
+    assert not any(t.name == "drowsy-test-stage" for t in threading.enumerate())
+    assert len(produced) <= PREFETCH_FRAMES + 3

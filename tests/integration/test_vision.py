@@ -238,3 +238,32 @@ def test_crop_aligned_rotation_convention():
     assert crop[20, 5:35].mean() > 200  # a horizontal line stays horizontal
     rotated = crop_aligned(img, np.array([50.0, 50.0]), np.pi / 2, 80, 40)
     assert rotated[5:35, 20].mean() > 200  # a 90 degree eye line maps the line to vertical
+
+
+def test_landmarks_read_from_the_wire_equal_the_attribute_by_attribute_reading():
+    """The fast reader of MediaPipe's landmark list gives the slow reading's float32 values, and
+    a list the wire view cannot read (a zero coordinate is left out of it) still comes out."""
+    from mediapipe.framework.formats import landmark_pb2
+
+    from drowsy.vision.landmarks import landmarks_px
+
+    rng = np.random.default_rng(3)
+    xyz = rng.uniform(-0.2, 1.2, size=(478, 3))
+
+    def as_list(points):
+        face = landmark_pb2.NormalizedLandmarkList()
+        for x, y, z in points:
+            face.landmark.add(x=x, y=y, z=z)
+        return face
+
+    def slow(face, w, h):
+        return np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark], np.float32)
+
+    face = as_list(xyz)
+    fast = landmarks_px(face, 640, 480)
+    assert fast.dtype == np.float32 and fast.shape == (478, 3)
+    assert np.array_equal(fast, slow(face, 640, 480))
+    xyz[5, 2] = 0.0  # z of 0 is not on the wire: the record is shorter
+    face = as_list(xyz)
+    assert np.array_equal(landmarks_px(face, 33, 17), slow(face, 33, 17))
+    assert landmarks_px(face, 33, 17)[5, 2] == 0.0
