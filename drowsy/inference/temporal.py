@@ -57,8 +57,7 @@ class TemporalModel:
         if self.buffer.resets:
             self.buffer.resets = 0
             self.state = None  # a gap in time: the old window says nothing about now
-        _, n = self.buffer.array()
-        if n < self.min_steps:
+        if len(self.buffer.steps) < self.min_steps:  # counted, not stacked: this runs every frame
             return self.state
         if self._next_run is None or s.timestamp_s >= self._next_run:
             x, _ = self.buffer.array()
