@@ -39,7 +39,7 @@ class AnalyzeOptions:
     progress: bool = True
     input_root: Path | None = None  # name outputs by the path relative to this folder
     skip_done: bool = False  # skip videos whose finished results (same content hash) exist
-    pipelined: bool = True  # decode + face tracking in a second thread (see SessionOptions)
+    pipelined: bool = True  # decode and face mesh each in a thread of their own (SessionOptions)
 
 
 def prepare_out_dir(path: Path) -> Path:

@@ -253,7 +253,8 @@ class SessionOptions:
     progress: bool = False
     reconnect_s: float = 2.0
     heartbeat_s: float = 5.0
-    # recorded video, unpaced: decode + face tracking run a few frames ahead in a thread
+    # recorded video, unpaced: decoding and the face mesh run a few frames ahead, each in a
+    # thread of its own (see Session._frames)
     pipelined: bool = True
 
 

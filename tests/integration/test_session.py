@@ -252,8 +252,8 @@ def test_log_rows_of_a_finished_session(tmp_path, settings, face_video):
 
 @pytest.mark.parametrize("estimator", ["geometric", "auto"])
 def test_tracking_ahead_in_a_thread_changes_no_output(face_video, tmp_path, estimator):
-    """Recorded video runs decode + face mesh in a second thread: same frames.csv byte for
-    byte, same alerts, frames in order, as the one-thread loop."""
+    """Recorded video runs decoding and the face mesh in threads of their own: same frames.csv
+    byte for byte, same alerts, frames in order, as the one-thread loop."""
     runs = {}
     for pipelined in (False, True):
         csv = tmp_path / f"frames-{pipelined}.csv"
