@@ -89,8 +89,8 @@ class Pipeline:
     """``process(frame) -> FrameResult`` for frames in time order; ``finish()`` at the end.
 
     ``process`` = ``decide(observe(frame))``: the face mesh stage and everything after it
-    (crops, models, alerts) can run in two threads, as the session runner does for recorded
-    video."""
+    (crops, models, alerts) can run in different threads, as the session runner does for
+    recorded video."""
 
     def __init__(
         self,

@@ -285,7 +285,8 @@ class FaceTracker:
 
     def measure(self, located: Located) -> FaceObservation:
         """Everything measured from the located driver's landmarks (crops, pose, gaze, ratios,
-        quality). Reads only the tracker's options: safe beside ``locate`` in another thread."""
+        quality). Touches no state ``locate`` uses (only the options, and ``timings_ms``, which
+        only this method writes): safe beside ``locate`` in another thread."""
         t0 = time.perf_counter()
         if located.landmarks is None:
             obs = FaceObservation.empty()
@@ -350,8 +351,6 @@ class FaceTracker:
         """Everything measured from one face's landmarks (also used by tests with synthetic
         landmarks)."""
         h, w = image.shape[:2]
-        x0, y0 = pts[:, :2].min(axis=0)
-        x1, y1 = pts[:, :2].max(axis=0)
         right, left = eye_centers(pts)
         iod = float(np.hypot(*(left - right)))
         crops = cut_crops(image, pts)
@@ -360,7 +359,7 @@ class FaceTracker:
         return FaceObservation(
             present=True,
             landmarks=pts,
-            bbox=(float(x0), float(y0), float(x1), float(y1)),
+            bbox=_box(pts),
             crops=crops,
             pose=pose,
             gaze=gaze,
