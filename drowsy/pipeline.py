@@ -75,6 +75,9 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     # alert uid -> Grad-CAM explanation made on this frame (raise) or of the alert's peak (end)
     explanations: dict[int, Explanation] = field(default_factory=dict)
+    # why the temporal model gave this frame no score ("no_face", "head_roll", "filling",
+    # "sparse_face"); None when it scored it or does not run
+    temporal_withheld: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +173,10 @@ class Pipeline:
         if explanations:
             timings["explain"] = (time.perf_counter() - t2) * 1e3
         status = replace(self.engine.status)  # a snapshot: the engine keeps mutating its own
-        return FrameResult(frame, obs, signals, state, updates, status, timings, explanations)
+        withheld = self.temporal.withheld if self.temporal else None
+        return FrameResult(
+            frame, obs, signals, state, updates, status, timings, explanations, withheld
+        )
 
     def _explain(
         self, frame: Frame, obs: FaceObservation, s: FrameSignals, updates: list[AlertUpdate]

@@ -48,6 +48,7 @@ FRAME_COLUMNS = (
     "no_face_s",
     "drowsiness",
     "distraction",
+    "temporal_withheld",
     "alerts_raised",
 )
 
@@ -108,6 +109,7 @@ class FramesCsv:
             st.no_face_s,
             None if r.state is None else r.state.drowsiness,
             None if r.state is None else r.state.distraction,
+            r.temporal_withheld,
             raised,
         )
         self._writer.writerow([_fmt(v) for v in values])

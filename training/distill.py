@@ -85,7 +85,7 @@ def distill(
     model.train()
     for step in range(cfg.steps):
         idx = np.concatenate([rng.choice(pool, n) for pool, n in pools])
-        logits = model(to_input(augment_batch(images[idx], rng, aug)))
+        logits = model(to_input(augment_batch(images[idx], rng, aug), model.input_size))
         target = soft_targets(torch.from_numpy(p_teacher[idx]), cfg.temperature)
         t = cfg.temperature
         kd = F.kl_div(F.log_softmax(logits / t, dim=1), target, reduction="batchmean") * t * t

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from drowsy.inference.preprocess import NORMALISATION, standardise
+from drowsy.inference.preprocess import NORMALISATION, square, standardise
 from training.augment import AugmentConfig, augment_batch
 from training.data import CropSet
 from training.errors import TrainingError
@@ -75,9 +75,13 @@ def input_key(data: CropSet) -> str:
     return h.hexdigest()[:12]
 
 
-def to_input(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, 64, 64) -> normalised float (N, 1, 64, 64), as drowsy.inference.preprocess."""
-    return torch.from_numpy(standardise(np.asarray(images))).unsqueeze(1)
+def to_input(images: np.ndarray, size: int = 64) -> torch.Tensor:
+    """uint8 (N, 64, 64) -> normalised float (N, 1, size, size), as
+    drowsy.inference.preprocess does at run time (the same resize, then standardisation)."""
+    images = np.asarray(images)
+    if len(images) and images.shape[1] != size:
+        images = np.stack([square(im, size) for im in images])
+    return torch.from_numpy(standardise(images)).unsqueeze(1)
 
 
 def _save(path: Path, stage: str, config: object, model: nn.Module, opt, step: int, **extra):
@@ -272,7 +276,7 @@ def finetune(
     for step in bar:
         half = cfg.batch_size // 2
         idx = np.concatenate([rng.choice(ix, half, replace=len(ix) < half) for ix in by_class])
-        x = to_input(augment_batch(train.images[idx], rng, aug))
+        x = to_input(augment_batch(train.images[idx], rng, aug), model.input_size)
         y = torch.from_numpy(labels[idx])
         loss = F.cross_entropy(model(x), y, label_smoothing=0.05)
         opt.zero_grad()
@@ -290,7 +294,7 @@ def predict(model: nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarra
     """Class probabilities (N, 2) for uint8 crops."""
     model.eval()
     out = [
-        F.softmax(model(to_input(images[i : i + batch])), dim=1).numpy()
+        F.softmax(model(to_input(images[i : i + batch], model.input_size)), dim=1).numpy()
         for i in range(0, len(images), batch)
     ]
     return np.concatenate(out) if out else np.zeros((0, 2))

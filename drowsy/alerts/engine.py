@@ -425,13 +425,13 @@ class AlertEngine:
         return []
 
     def _temporal_rule(self, t: float, state: DriverState | None) -> list[AlertUpdate | None]:
-        if state is None:
-            return []
-        high = state.drowsiness >= self.rules.temporal_threshold
+        # no state is no evidence (no usable face, head out of range, window filling): the
+        # condition is false, so an alert the model raised ends after the hysteresis
+        high = state is not None and state.drowsiness >= self.rules.temporal_threshold
         spell = self._drowsy_score.update(t, high)
         if spell:
             return [self._end(AlertKind.DROWSY_TEMPORAL, spell[1])]
-        if self._drowsy_score.held_for(t) >= self.rules.temporal_min_s:
+        if state is not None and self._drowsy_score.held_for(t) >= self.rules.temporal_min_s:
             peak = {"drowsiness": state.drowsiness}
             ev = {"attention": [round(a, 4) for a in state.attention]}
             return [

@@ -27,6 +27,7 @@ FEATURES = (
     "face_present",
     "usable",
 )
+_USABLE = FEATURES.index("usable")
 FEATURE_SPEC_VERSION = 1
 STEP_S = 0.1
 DEFAULT_EAR_OPEN = 0.28
@@ -69,11 +70,13 @@ class StepBuffer:
         self._next_t: float | None = None  # time of the next step to emit
         self._last: tuple[float, np.ndarray] | None = None
         self.resets = 0
+        self.usable_steps = 0  # steps in the window with a usable face, kept as they come and go
 
     def push(self, t: float, vec: np.ndarray) -> int:
         """Add a frame at time ``t``; returns how many steps were completed."""
         if self._last is not None and t - self._last[0] > self.reset_s:
             self.steps.clear()
+            self.usable_steps = 0
             self._next_t = None
             self.resets += 1
         if self._next_t is None:
@@ -86,7 +89,10 @@ class StepBuffer:
             else:
                 last_t, last_v = self._last
                 held = last_v if self._next_t - last_t <= self.max_hold_s else empty
+            if len(self.steps) == self.window:
+                self.usable_steps -= int(self.steps[0][_USABLE] > 0)
             self.steps.append(held)
+            self.usable_steps += int(held[_USABLE] > 0)
             self._next_t += self.step_s
             made += 1
         self._last = (t, vec)
