@@ -93,7 +93,7 @@ def run_driver(df: DriverFrames, settings: Settings) -> dict:
     withheld: dict[str, int] = defaultdict(int)
     temporal_raised = []
     closed_runs_pred: list[tuple[float, float]] = []
-    run_start = None
+    run_start, prev_t = None, 0.0
     with Pipeline(settings) as pipe:
         for idx, (n, lab, p) in enumerate(zip(df.numbers, df.labels, df.paths, strict=True)):
             img = cv2.imread(str(p))
@@ -142,9 +142,7 @@ def run_driver(df: DriverFrames, settings: Settings) -> dict:
             duration_err.append(abs(round((y - x) * FPS) - (b - a)))
         else:
             duration_err.append(b - a + 1)
-    true_alerts = sum(
-        any(a / FPS - 0.2 <= s <= b / FPS + 0.5 for a, b in gt) for _, s in raised
-    )
+    true_alerts = sum(any(a / FPS - 0.2 <= s <= b / FPS + 0.5 for a, b in gt) for _, s in raised)
     return {
         "driver": df.driver,
         "frames": len(df.numbers),

@@ -215,19 +215,33 @@ class RuntimeSettings(_Section):
 
     estimator: Literal["auto", "fused", "cnn", "geometric"] = Field(
         "auto",
-        description="auto = fused: the CNN eye ensemble and the calibrated EAR estimate added "
-        "in log-odds, the yawn ensemble gated by the mouth opening; geometric: landmarks only",
+        description="auto = fused: the decisions the model cards chose out of fold (the eye "
+        "ensemble, fused with the calibrated EAR where that won; the yawn ensemble with its "
+        "MAR gate where one won); cnn: the ensembles alone; geometric: landmarks only",
     )
     # The fused eye decision, per eye: sigmoid(cnn * logit(p_cnn) + ear * logit(p_ear) + bias)
-    # (drowsy.state.fusion.EyeFusion), chosen by benchmarks/choose_fusion.py on the dev video.
-    eye_fusion_cnn_weight: float = Field(
-        2.0, ge=0, le=10, description="fused estimator: weight of the CNN eye ensemble's log-odds"
+    # (drowsy.state.fusion.EyeFusion). Empty: what the eye model's ensemble.json chose out of
+    # fold (no fusion there: the eye ensemble alone).
+    eye_fusion_cnn_weight: float | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="fused estimator: weight of the CNN eye ensemble's "
+        "log-odds; empty: the eye model card's choice",
     )
-    eye_fusion_ear_weight: float = Field(
-        0.1, ge=0, le=10, description="fused estimator: weight of the calibrated EAR's log-odds"
+    eye_fusion_ear_weight: float | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="fused estimator: weight of the calibrated EAR's "
+        "log-odds; empty: the eye model card's choice",
     )
-    eye_fusion_bias: float = Field(
-        -2.0, ge=-10, le=10, description="fused estimator: log-odds added to every eye"
+    eye_fusion_bias: float | None = Field(
+        None,
+        ge=-10,
+        le=10,
+        description="fused estimator: log-odds added to every eye; "
+        "empty: the eye model card's choice",
     )
     yawn_mar_gate: float | None = Field(
         None,

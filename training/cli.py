@@ -21,9 +21,25 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("reproduce", help="rebuild models/eyes and models/yawn end to end")
+    p = sub.add_parser(
+        "reproduce",
+        help="rebuild the shipped models/eyes and models/yawn: members trained on many people, "
+        "every choice made out of fold by person (docs/PROTOCOL.md)",
+    )
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--out", type=Path, default=ROOT / "models")
+    p.add_argument("--work", type=Path, default=ROOT / "build" / "people")
+    p.add_argument("--force", action="store_true", help="overwrite existing exported models")
+    p.add_argument("--members", type=int, default=3, help="seeds per task (default 3)")
+    p.add_argument("--steps", type=int, default=None, help="training steps per member")
+
+    p = sub.add_parser(
+        "selfsup",
+        help="the self-supervised study of the version-2/3 models: pretext tasks, fine-tuning "
+        "modes, label efficiency, leave-one-source-out",
+    )
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--out", type=Path, required=True)
     p.add_argument("--work", type=Path, default=ROOT / "build" / "training")
     p.add_argument("--force", action="store_true", help="overwrite existing exported models")
     p.add_argument("--quick", action="store_true", help="tiny budgets (a smoke test)")
@@ -290,6 +306,34 @@ def _export(model, args: argparse.Namespace, task: str, training: dict) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from training.people_cards import write_people_cards
+    from training.person_build import (
+        EYE_RECIPE,
+        YAWN_RECIPE,
+        PeopleBuildConfig,
+        build_people_models,
+    )
+
+    if not args.data.is_dir():
+        raise UserError(f"{args.data}: no such data folder")
+    if args.members < 1:
+        raise UserError("--members must be at least 1")
+    eye, yawn = EYE_RECIPE, YAWN_RECIPE
+    if args.steps is not None:
+        if args.steps < 1:
+            raise UserError("--steps must be at least 1")
+        eye, yawn = replace(eye, steps=args.steps), replace(yawn, steps=args.steps)
+    cfg = PeopleBuildConfig(args.data, args.out, args.work, args.members, eye, yawn, args.force)
+    t0 = time.monotonic()
+    results = build_people_models(cfg)
+    write_people_cards(results, args.out)
+    print(json.dumps({"out": str(args.out), "minutes": round((time.monotonic() - t0) / 60, 1)}))
+    return 0
+
+
+def cmd_selfsup(args: argparse.Namespace) -> int:
     from training.cards import write_cards
     from training.reproduce import ReproduceConfig, quick_config, reproduce
 
@@ -312,6 +356,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "reproduce": cmd_reproduce,
+    "selfsup": cmd_selfsup,
     "temporal": cmd_temporal,
     "crops": cmd_crops,
     "pretrain": cmd_pretrain,

@@ -26,9 +26,7 @@ def rates(y: np.ndarray, pred: np.ndarray) -> dict:
 
 
 def by_group(y: np.ndarray, pred: np.ndarray, groups: np.ndarray) -> dict[str, dict]:
-    return {
-        str(g): rates(y[groups == g], pred[groups == g]) for g in sorted(set(groups.tolist()))
-    }
+    return {str(g): rates(y[groups == g], pred[groups == g]) for g in sorted(set(groups.tolist()))}
 
 
 def worst(per_person: dict[str, dict], min_each: int = 5) -> tuple[str, float] | None:

@@ -162,8 +162,9 @@ def mrl_people(root: Path, cache: Path) -> PeopleSet:
                 continue
             m = _MRL_NAME.match(p.stem)
             assert m is not None
-            rows.add(img, eye_label=int(m["state"] == "0"), person=f"mrl:{m['person']}",
-                     source="mrl")
+            rows.add(
+                img, eye_label=int(m["state"] == "0"), person=f"mrl:{m['person']}", source="mrl"
+            )
         return rows.build()
 
     return _cached(cache, "mrl", paths, build)
@@ -185,8 +186,15 @@ def _face_rows(
     if not obs.present or obs.crops is None or obs.pose is None:
         return False
     face = len(rows.rows["face"])
-    common = dict(person=person, source=source, mar=obs.mar, pitch=obs.pose.pitch,
-                  roll=obs.pose.roll, frame=frame, face=face)
+    common = dict(
+        person=person,
+        source=source,
+        mar=obs.mar,
+        pitch=obs.pose.pitch,
+        roll=obs.pose.roll,
+        frame=frame,
+        face=face,
+    )
     rows.add(obs.crops.left_eye, eye_label=eye_label, ear=obs.ear_left, **common)
     rows.add(obs.crops.right_eye, eye_label=eye_label, ear=obs.ear_right, **common)
     rows.add(obs.crops.mouth, yawn_label=yawn_label, **common)
@@ -199,9 +207,7 @@ def _static_tracker() -> FaceTracker:
 
 
 def fl3d_frames(root: Path) -> list[Path]:
-    return sorted(
-        p for c in FL3D_CLASSES if (root / c).is_dir() for p in (root / c).glob("*.jpg")
-    )
+    return sorted(p for c in FL3D_CLASSES if (root / c).is_dir() for p in (root / c).glob("*.jpg"))
 
 
 def fl3d_people(root: Path, cache: Path) -> PeopleSet:
@@ -259,8 +265,15 @@ def ckplus_people(root: Path, cache: Path) -> PeopleSet:
                 f = UPSCALE_TO / min(img.shape[:2])
                 img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
                 open_eyed = bool(OPEN_EYED.match(p.name)) or p.parent.name != "other_expression"
-                _face_rows(rows, tracker, img, person=f"ck:{subject_of(p)}", source="ckplus",
-                           eye_label=0 if open_eyed else -1, yawn_label=0)
+                _face_rows(
+                    rows,
+                    tracker,
+                    img,
+                    person=f"ck:{subject_of(p)}",
+                    source="ckplus",
+                    eye_label=0 if open_eyed else -1,
+                    yawn_label=0,
+                )
         return rows.build()
 
     return _cached(cache, "ckplus", paths, build)
@@ -276,8 +289,15 @@ def portrait_people(root: Path, cache: Path) -> PeopleSet:
             for p in paths:
                 img = read_image(p)
                 if img is not None:
-                    _face_rows(rows, tracker, img, person=f"portrait:{p.stem}",
-                               source="portraits", eye_label=0, yawn_label=0)
+                    _face_rows(
+                        rows,
+                        tracker,
+                        img,
+                        person=f"portrait:{p.stem}",
+                        source="portraits",
+                        eye_label=0,
+                        yawn_label=0,
+                    )
         return rows.build()
 
     return _cached(cache, "portraits", paths, build)
@@ -299,12 +319,25 @@ def webcam_people(videos: Path, cache: Path) -> PeopleSet:
             for k, (img, y) in enumerate(zip(eyes.images, eyes.labels, strict=True)):
                 # left then right eye of each frame: one face id per pair
                 idx = int(eyes.sources[k].rsplit("#", 1)[1])
-                rows.add(img, eye_label=int(y), person="webcam:glasses", source="webcam",
-                         ear=float(eyes.ear[k]), frame=idx, face=face + k // 2)
+                rows.add(
+                    img,
+                    eye_label=int(y),
+                    person="webcam:glasses",
+                    source="webcam",
+                    ear=float(eyes.ear[k]),
+                    frame=idx,
+                    face=face + k // 2,
+                )
             face += len(eyes) // 2
             for k, img in enumerate(mouths.images):
-                rows.add(img, yawn_label=0, person="webcam:glasses", source="webcam",
-                         mar=float(mouths.mar[k]), face=face + k)
+                rows.add(
+                    img,
+                    yawn_label=0,
+                    person="webcam:glasses",
+                    source="webcam",
+                    mar=float(mouths.mar[k]),
+                    face=face + k,
+                )
             face += len(mouths)
         return rows.build()
 

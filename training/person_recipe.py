@@ -15,6 +15,7 @@ import numpy as np
 
 from training.data import TASK_CLASSES, CropSet
 from training.models import CropNet
+from training.people import PeopleSet
 from training.protocol import FOLDS, Split, out_of_fold
 from training.train import FinetuneConfig, finetune, predict
 
@@ -67,3 +68,106 @@ def seeds(recipe: MemberRecipe, n: int) -> list[MemberRecipe]:
 
 def recipe_dict(recipe: MemberRecipe) -> dict:
     return asdict(recipe)
+
+
+# --- decisions on top of the members, chosen on OOF predictions -----------------------------
+
+EAR_OPEN_PERCENTILE = 75  # a person's open-eye EAR, standing in for the runtime's calibration
+
+
+def geometric_logit(people: PeopleSet) -> np.ndarray:
+    """Per crop: the runtime geometric estimate's log-odds of "closed" (the calibrated EAR
+    ratio through its logistic ramp), with each person's open-eye EAR taken as their
+    75th-percentile EAR (most of anyone's frames are open-eyed; no labels used). NaN where
+    there are no landmarks."""
+    from drowsy.settings import Settings
+    from drowsy.state.estimator import GeometricEstimator
+    from drowsy.state.fusion import logit
+
+    geo = GeometricEstimator(Settings().signals)
+    out = np.full(len(people), np.nan)
+    for p in sorted(set(people.person.tolist())):
+        idx = np.flatnonzero((people.person == p) & ~np.isnan(people.ear))
+        if not len(idx):
+            continue
+        ear_open = float(np.percentile(people.ear[idx], EAR_OPEN_PERCENTILE))
+        out[idx] = [logit(geo.eye_closed(float(e), ear_open)) for e in people.ear[idx]]
+    return out
+
+
+def _logit_array(p: np.ndarray) -> np.ndarray:
+    from drowsy.state.fusion import LOGIT_CLIP
+
+    q = np.clip(p, LOGIT_CLIP, 1 - LOGIT_CLIP)
+    return np.log(q / (1 - q))
+
+
+def fit_fusion(p_cnn: np.ndarray, g_logit: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(cnn_weight, ear_weight, bias) of ``sigmoid(a logit(p_cnn) + b logit(p_geo) + c)``
+    by logistic regression (class-balanced, like the members' training)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.stack([_logit_array(p_cnn), g_logit], axis=1)
+    lr = LogisticRegression(class_weight="balanced", C=1.0).fit(x, y)
+    a, b = (float(v) for v in lr.coef_[0])
+    return a, b, float(lr.intercept_[0])
+
+
+def nested_fusion_oof(
+    split: Split, p_cnn: np.ndarray, g_logit: np.ndarray, folds: int = FOLDS
+) -> tuple[np.ndarray, list[tuple[float, float, float]]]:
+    """The fusion's OOF probabilities: for each fold, fitted on the other folds' OOF
+    predictions (crops with landmarks only) and applied to this one. NaN elsewhere."""
+    from drowsy.state.fusion import EyeFusion
+
+    ok = ~np.isnan(p_cnn) & ~np.isnan(g_logit) & (split.fold >= 0)
+    out = np.full(len(p_cnn), np.nan)
+    fits = []
+    for f in range(folds):
+        train, val = ok & (split.fold != f), ok & (split.fold == f)
+        if not val.any() or len(set(split.labels[train].tolist())) < 2:
+            continue
+        fusion = EyeFusion(*fit_fusion(p_cnn[train], g_logit[train], split.labels[train]))
+        fits.append((fusion.cnn_weight, fusion.ear_weight, fusion.bias))
+        z = fusion.cnn_weight * _logit_array(p_cnn[val]) + fusion.ear_weight * g_logit[val]
+        out[val] = 1 / (1 + np.exp(-(z + fusion.bias)))
+    return out, fits
+
+
+GATE_CENTERS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+GATE_SOFTNESS = 0.04
+MAX_YAWN_FPR = 0.05
+
+
+def gate_table(
+    p_yawn: np.ndarray, mar: np.ndarray, y: np.ndarray, positives: np.ndarray, negatives: np.ndarray
+) -> dict[str, dict]:
+    """Recall on ``positives`` and FPR on ``negatives`` (index masks) for no gate and each
+    MAR gate centre, at 0.5 on the gated probability."""
+    from drowsy.state.fusion import MarGate
+
+    out = {}
+    for c in (None, *GATE_CENTERS):
+        if c is None:
+            p = p_yawn
+        else:
+            g = MarGate(c, GATE_SOFTNESS)
+            p = p_yawn * np.array([g.gate(float(m)) if not np.isnan(m) else 1.0 for m in mar])
+        pred = p >= 0.5
+        out["none" if c is None else f"{c:g}"] = {
+            "center": c,
+            "recall": float(pred[positives].mean()) if positives.any() else None,
+            "fpr": float(pred[negatives].mean()) if negatives.any() else None,
+        }
+    return out
+
+
+def choose_gate(table: dict[str, dict]) -> str:
+    """The rule of docs/PROTOCOL.md: the highest recall with FPR <= 0.05, ties to the lower
+    centre (no gate counts as the lowest); when none meets 0.05, the lowest FPR."""
+    keys = list(table)  # none, then centres in increasing order
+    ok = [k for k in keys if table[k]["fpr"] is not None and table[k]["fpr"] <= MAX_YAWN_FPR]
+    if ok:
+        best = max(table[k]["recall"] or 0.0 for k in ok)
+        return next(k for k in ok if (table[k]["recall"] or 0.0) == best)
+    return min(keys, key=lambda k: table[k]["fpr"])

@@ -41,8 +41,7 @@ def final_test_people(people: PeopleSet) -> set[str]:
     mrl = sorted(
         p
         for p in persons
-        if p.startswith("mrl:")
-        and {0, 1} <= set(people.eye_label[people.person == p].tolist())
+        if p.startswith("mrl:") and {0, 1} <= set(people.eye_label[people.person == p].tolist())
     )
     rng = np.random.default_rng(FOLD_SEED)
     out |= set(rng.choice(mrl, size=min(TEST_MRL_COUNT, len(mrl)), replace=False).tolist())

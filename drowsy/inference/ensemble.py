@@ -32,7 +32,7 @@ from drowsy.inference.onnx_model import (
 )
 from drowsy.inference.preprocess import to_tensor
 from drowsy.inference.voting import MODES, vote
-from drowsy.state.fusion import MarGate
+from drowsy.state.fusion import EyeFusion, MarGate
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,15 @@ class Ensemble:
                 self.mar_gate = MarGate(float(g["center"]), float(g["softness"]))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ModelError(f"{spec_path}: malformed mar_gate ({exc})") from exc
+        self.eye_fusion: EyeFusion | None = None  # eyes: the fusion with geometry, if it won
+        if "fusion" in spec:
+            try:
+                f = spec["fusion"]
+                self.eye_fusion = EyeFusion(
+                    float(f["cnn_weight"]), float(f["ear_weight"]), float(f["bias"])
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelError(f"{spec_path}: malformed fusion ({exc})") from exc
 
     def predict(self, crops: list[np.ndarray]) -> EnsembleOutput:
         """All members on all the crops of a frame in one call of the merged graph."""

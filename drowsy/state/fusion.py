@@ -32,20 +32,31 @@ class EyeFusion:
     ``sigmoid(cnn_weight * logit(p_cnn) + ear_weight * logit(p_geo) + bias)``.
 
     Why log-odds and not a weighted mean of probabilities: evidence adds. A weighted mean caps
-    what either source can say (with 0.3 on the CNN, a CNN at 0.99 and a landmark ratio that
-    moved only part of the way, as on a partial closure at 7 fps, could never pass 0.5), while
-    in log-odds a confident CNN outweighs a mildly disagreeing EAR and a confident EAR (a
-    wide-open eye) vetoes a hesitant CNN. The three numbers are chosen on the dev video by
-    ``benchmarks/choose_fusion.py`` (a rule fixed in advance, see there)."""
+    what either source can say, while in log-odds a confident CNN outweighs a mildly
+    disagreeing EAR and a confident EAR vetoes a hesitant CNN. The three numbers are a logistic
+    regression fitted on out-of-fold predictions of many people (``training people``); they
+    ship in the eye model's ``ensemble.json`` (``"fusion"``) only when that fusion beat the
+    ensemble alone out-of-fold (docs/PROTOCOL.md), and otherwise the eye decision is the
+    ensemble's probability. The ``runtime.eye_fusion_*`` settings override them."""
 
     cnn_weight: float
     ear_weight: float
     bias: float
 
     @staticmethod
-    def of(runtime: RuntimeSettings) -> EyeFusion:
+    def of(runtime: RuntimeSettings, shipped: EyeFusion | None) -> EyeFusion | None:
+        """The fusion in force: the model's, with any ``runtime.eye_fusion_*`` setting taking
+        the place of its number (a setting alone starts from "the CNN, unchanged")."""
+        rt = runtime
+        asked = (rt.eye_fusion_cnn_weight, rt.eye_fusion_ear_weight, rt.eye_fusion_bias)
+        if all(v is None for v in asked):
+            return shipped
+        base = shipped or EyeFusion(1.0, 0.0, 0.0)
+        a, b, c = asked
         return EyeFusion(
-            runtime.eye_fusion_cnn_weight, runtime.eye_fusion_ear_weight, runtime.eye_fusion_bias
+            base.cnn_weight if a is None else a,
+            base.ear_weight if b is None else b,
+            base.bias if c is None else c,
         )
 
     def apply(self, p_cnn: float, p_geo: float) -> float:

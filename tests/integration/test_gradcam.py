@@ -19,10 +19,10 @@ from training.export import export_onnx  # noqa: E402
 from training.train import FinetuneConfig, finetune, to_input  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+@pytest.fixture(scope="module", params=["cnn_s", "cnn_t32"])
+def trained(tmp_path_factory, request):
     model = finetune(
-        FinetuneConfig(arch="cnn_s", steps=30, batch_size=32, lr=3e-3),
+        FinetuneConfig(arch=request.param, steps=30, batch_size=32, lr=3e-3),
         easy_set(160, 0),
         None,
         progress=False,
@@ -38,6 +38,7 @@ def trained(tmp_path_factory):
         version="t",
         training={},
         metrics={},
+        input_size=model.input_size,
     )
     return model, OnnxModel(path)
 
@@ -47,12 +48,12 @@ def trained(tmp_path_factory):
 def test_onnx_gradcam_matches_pytorch_grad_cam(trained, target):
     model, onnx_model = trained
     images = easy_set(8, 3).images
-    x = to_input(images)
+    x = to_input(images, model.input_size)
     reference = GradCAM(model=model, target_layers=[model.features[-1]])(
         input_tensor=x, targets=[ClassifierOutputTarget(target)] * len(x)
     )
     out = onnx_model.run(x.numpy(), ["features", "grad_features"])
-    ours = gradcam(out["features"], out["grad_features"][:, target], 64)
+    ours = gradcam(out["features"], out["grad_features"][:, target], model.input_size)
     compared = 0
     for ref, got in zip(reference, ours, strict=True):
         assert (ref.std() < 1e-6) == (got.std() < 1e-6)  # empty in both or in neither

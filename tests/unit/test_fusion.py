@@ -1,4 +1,5 @@
-"""Learned and geometric evidence combined: the yawn MAR gate and the per-driver CNN level."""
+"""Learned and geometric evidence combined: the eye fusion and the yawn MAR gate, as the
+model folders ship them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from drowsy.contracts import Calibration
 from drowsy.inference.ensemble import Ensemble
 from drowsy.inference.onnx_model import ModelError
 from drowsy.settings import Settings, apply_override
-from drowsy.state.estimator import CnnBaseline, FusedEstimator, make_estimator
+from drowsy.state.estimator import FusedEstimator, make_estimator
 from drowsy.state.fusion import EyeFusion, MarGate
 from tests.onnx_fixtures import write_models_dir
 
@@ -40,19 +41,37 @@ def test_eye_fusion_adds_evidence_in_log_odds():
     assert fusion.apply(0.5, 0.02) < fusion.apply(0.5, 0.9)  # both sources move the result
 
 
-def test_driver_whose_open_eyes_score_high_is_adapted_after_calibration():
-    base = CnnBaseline()
-    calibrating, done = Calibration(), Calibration(done=True)
-    for _ in range(50):
-        base.update(0.3, 0.02, calibrating)  # glasses: the left eye reads 0.3 when open
-    base.update(0.3, 0.02, done)
-    left, right = base.adapt(0.3, 0.02)
-    assert left == pytest.approx(0.05, abs=1e-6)  # back at the ensemble's open-eye level
-    assert right == pytest.approx(0.02, abs=1e-6)  # a normal eye is untouched
-    closed_left, _ = base.adapt(0.995, 0.99)
-    assert closed_left > 0.9  # a real closure still reads closed
-    base.update(0.9, 0.9, calibrating)  # frozen after calibration
-    assert base.adapt(0.3, 0.02)[0] == pytest.approx(0.05, abs=1e-6)
+def test_eye_fusion_travels_in_ensemble_json_and_settings_override_its_numbers(tmp_path):
+    """No fusion in the eye model: the decision is the ensemble alone, with its card's voting;
+    a fusion there is used as shipped, and a setting replaces one of its numbers."""
+    root = write_models_dir(tmp_path, voting="hard")
+    settings = apply_override(Settings(), f'runtime.models_dir="{root}"')
+    alone = make_estimator(settings)
+    assert isinstance(alone, FusedEstimator) and alone.fusion is None
+    assert alone.cnn.eyes.voting == "hard"  # the card's choice, not the fusion's soft votes
+    assert alone.versions()["fusion"] == "none (eye ensemble alone)"
+    spec_path = root / "eyes" / "ensemble.json"
+    spec = json.loads(spec_path.read_text())
+    spec["fusion"] = {"cnn_weight": 1.5, "ear_weight": 0.4, "bias": -0.2, "rule": "test"}
+    spec_path.write_text(json.dumps(spec))
+    fused = make_estimator(settings)
+    assert fused.fusion == EyeFusion(1.5, 0.4, -0.2) and fused.cnn.eyes.voting == "soft"
+    moved = make_estimator(apply_override(settings, "runtime.eye_fusion_bias=1.0"))
+    assert moved.fusion == EyeFusion(1.5, 0.4, 1.0)
+    spec["fusion"] = {"cnn_weight": "x"}
+    spec_path.write_text(json.dumps(spec))
+    with pytest.raises(ModelError, match="malformed fusion"):
+        Ensemble(root / "eyes")
+
+
+def test_without_a_fusion_the_eye_decision_is_the_ensembles_probability():
+    from drowsy.contracts import FaceObservation
+    from drowsy.state.estimator import GeometricEstimator
+
+    est = FusedEstimator(_CountingCnn(p_yawn=0.0), GeometricEstimator(Settings().signals), None)
+    obs = FaceObservation(present=True, ear_left=0.05, ear_right=0.05, mar=0.1)
+    got = est.estimate(obs, Calibration())  # the landmarks say closed; the ensemble says open
+    assert (got.eye_closed_left, got.eye_closed_right) == (0.02, 0.02)
 
 
 def test_yawn_gate_travels_in_ensemble_json_and_a_setting_overrides_it(tmp_path):
@@ -66,9 +85,9 @@ def test_yawn_gate_travels_in_ensemble_json_and_a_setting_overrides_it(tmp_path)
     est = make_estimator(settings)
     assert isinstance(est, FusedEstimator) and est.yawn_gate == MarGate(0.35, 0.04)
     assert est.versions()["yawn_gate"] == "MAR gate at 0.35"
-    # the fusion weighs the eye members' mean probability, unless a voting mode is asked for
-    assert est.cnn.eyes.voting == "soft" and est.cnn.yawn.voting == "hard"
-    assert make_estimator(apply_override(settings, "runtime.voting=hard")).cnn.eyes.voting == "hard"
+    # no eye fusion shipped: the eye ensemble votes as its card says; a voting setting wins
+    assert est.cnn.eyes.voting == "hard" and est.cnn.yawn.voting == "hard"
+    assert make_estimator(apply_override(settings, "runtime.voting=soft")).cnn.eyes.voting == "soft"
     off = make_estimator(apply_override(settings, "runtime.yawn_mar_gate=0"))
     assert off.yawn_gate is None
     moved = make_estimator(apply_override(settings, "runtime.yawn_mar_gate=0.5"))

@@ -35,9 +35,12 @@ def measure_noise(data: Path, models: Path) -> NoiseModel:
     # what the runtime's default (fused) estimator outputs for these crops
     geometric = GeometricEstimator(Settings().signals)
     p_geo = np.array([geometric.eye_closed(e, ear_open) for e in eyes.ear])
-    rt = Settings().runtime
-    fusion = EyeFusion.of(rt)
-    p = np.array([fusion.apply(float(c), float(g)) for c, g in zip(p_cnn, p_geo, strict=True)])
+    fusion = EyeFusion.of(Settings().runtime, eye_ens.eye_fusion)
+    p = (
+        p_cnn
+        if fusion is None  # the eye decision is the ensemble alone
+        else np.array([fusion.apply(float(c), float(g)) for c, g in zip(p_cnn, p_geo, strict=True)])
+    )
     yawn = class_folders(data / "yawn", "yawn")
     _, _, test = split(len(yawn), (0.7, 0.15, 0.15), seed=1234)
     held = yawn.subset(test)

@@ -1,0 +1,245 @@
+"""Model cards for the person-level eye and yawn models, written from ``people_results.json``
+(every number in a card comes from the run that built the models)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from training.models import ARCHS
+
+SOURCE_NAMES = {
+    "mrl": "MRL Eye (near-infrared eye close-ups)",
+    "fl3d": "FL3D night drivers (whole faces through the runtime tracker)",
+    "ckplus": "CK+ expression faces (runtime tracker)",
+    "ckplus_occluded": "CK+ mouths with an object drawn over them",
+    "webcam": "hand-labelled webcam videos, one person with glasses",
+    "portraits": "portraits",
+    "kaggle_eyes": "Kaggle eye close-ups (no person ids: training only)",
+    "kaggle_yawn": "Kaggle mouth close-ups (no person ids: training only)",
+}
+
+
+def _f(x: object, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _worst(block: dict) -> str:
+    w = block.get("worst_person")
+    return "-" if not w else f"{w[1]:.3f} ({w[0]})"
+
+
+def _source_rows(tables: dict[str, dict], key: str = "balanced_accuracy") -> list[str]:
+    names = sorted({s for t in tables.values() for s in t["by_source"]})
+    head = "| source | " + " | ".join(tables) + " |"
+    rows = [head, "|---|" + "---|" * len(tables)]
+    for s in names:
+        cells = []
+        for t in tables.values():
+            b = t["by_source"].get(s)
+            cells.append("-" if b is None else _f(b[key]))
+        rows.append(f"| {s} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _people_rows(table: dict, min_each: int = 5) -> list[str]:
+    rows = [
+        "| person | closed/positive | open/negative | balanced accuracy | recall | FPR |",
+        "|---|---|---|---|---|---|",
+    ]
+    ranked = sorted(
+        table["by_person"].items(),
+        key=lambda kv: (kv[1]["balanced_accuracy"] is None, kv[1]["balanced_accuracy"] or 0),
+    )
+    for person, r in ranked:
+        if r["positives"] + r["negatives"] < min_each:
+            continue
+        rows.append(
+            f"| {person} | {r['positives']} | {r['negatives']} | {_f(r['balanced_accuracy'])} | "
+            f"{_f(r['recall'])} | {_f(r['fpr'])} |"
+        )
+    return rows
+
+
+def _summary_rows(table: dict) -> list[str]:
+    rows = [
+        "| source | people | crops (pos/neg) | balanced accuracy | recall | FPR | median person"
+        " | worst person |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s, b in table["by_source"].items():
+        rows.append(
+            f"| {s} | {b['people']} | {b['positives']}/{b['negatives']} | "
+            f"{_f(b['balanced_accuracy'])} | {_f(b['recall'])} | {_f(b['fpr'])} | "
+            f"{_f(b['median_person'])} | {_worst(b)} |"
+        )
+    return rows
+
+
+def render_eyes(r: dict, people: dict, timings: dict) -> str:
+    e = r["eyes"]
+    rec = e["recipe"]
+    fusion = e["fusion"]
+    lines = [
+        f"# Eye-state model, version {r['version']}",
+        "",
+        f"{e['members']} x `{rec['arch']}` (three 3x3 conv stages 16/32/64 on a"
+        f" {ARCHS[rec['arch']].input_size} px grayscale eye crop, global pooling, one linear"
+        " layer; Grad-CAM on the last map), soft voting; trained from random initialisation"
+        f" for {rec['steps']} steps of {rec['batch_size']}"
+        " class-balanced crops with the augmentations of `training/augment.py`. Built by"
+        " `python -m training reproduce` (`training/person_build.py`); every choice below was"
+        " made on out-of-fold predictions by person with the rules of `docs/PROTOCOL.md`,"
+        " written before any of these numbers existed.",
+        "",
+        "**Training data** (people per source): "
+        + ", ".join(
+            f"{SOURCE_NAMES.get(s, s)}: {n}"
+            for s, n in people.items()
+            if not s.startswith("kaggle_yawn") and s != "ckplus_occluded"
+        )
+        + ". Final-test people (never trained on, never used for a choice): FL3D driver"
+        " P1042762, two MRL people, the CK+ test subjects.",
+        "",
+        "## Choice: which members",
+        "",
+        "Mean over MRL and FL3D of the pooled OOF balanced accuracy (`previous` = the version-2"
+        " ensemble, which never saw these people):",
+        "",
+        "| candidate | score |",
+        "|---|---|",
+        *[f"| {k} | {_f(v, 4)} |" for k, v in e["choice"]["scores"].items()],
+        "",
+        f"Chosen: **{e['choice']['chosen']}**.",
+        "",
+        "## Choice: fusion with the eye-aspect ratio",
+        "",
+        "Nested OOF (the logistic fusion fitted on four folds, scored on the fifth), crops with"
+        " landmarks:",
+        "",
+        "| source | CNN alone | fused | EAR < 0.2 |",
+        "|---|---|---|---|",
+        *[
+            f"| {s} | {_f(v['cnn'])} | {_f(v['fused'])} | {_f(v['ear_0.2'])} |"
+            for s, v in fusion["by_source"].items()
+        ],
+        "",
+        (
+            "The fusion ships: `ensemble.json` carries its three numbers."
+            if fusion["ships"]
+            else "The fusion does not pass the rule (+0.005 on FL3D, no landmark source"
+            " -0.01): the eye decision is the ensemble's probability alone."
+        ),
+        "",
+        "## Out of fold, by source (the shipped decision)",
+        "",
+        *_summary_rows(e["oof"]["decision"]),
+        "",
+        "Every candidate, balanced accuracy by source:",
+        "",
+        *_source_rows(e["oof"]),
+        "",
+        "By head pitch (degrees, < 0 pitched down), crops with landmarks:",
+        "",
+        "| pitch | crops | balanced accuracy | recall (closed) | FPR |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {k} | {v['positives'] + v['negatives']} | {_f(v['balanced_accuracy'])}"
+            f" | {_f(v['recall'])} | {_f(v['fpr'])} |"
+            for k, v in e["by_head_pitch"].items()
+        ],
+        "",
+        "## Final test (run once, after the choices)",
+        "",
+        *_summary_rows(e["final_test"]["decision"]),
+        "",
+        *_source_rows(e["final_test"]),
+        "",
+        "## Per person, out of fold (worst first)",
+        "",
+        *_people_rows(e["oof"]["decision"]),
+        "",
+        "## Known weaknesses",
+        "",
+        "- Near-infrared close-ups (MRL) and night faces (FL3D) are one kind of camera each;"
+        " glasses with strong reflections are the MRL people at the bottom of the table above.",
+        "- FL3D's 'alert' frames include some blinks labelled open (the dataset says so): part of"
+        " the FPR there is label noise.",
+        "- Whole faces come from five night drivers; daylight in-car faces are only the webcam"
+        " person and the portraits.",
+        "",
+        f"Build time: {timings.get('total', 0) / 60:.1f} min on this 2-core CPU.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_yawn(r: dict, people: dict, timings: dict) -> str:
+    y = r["yawn"]
+    rec = y["recipe"]
+    gate = y["choice"]["gate"]
+    best = y["choice"]["chosen"]
+    lines = [
+        f"# Yawn model, version {r['version']}",
+        "",
+        f"{y['members']} x `{rec['arch']}` on the mouth crop, soft voting, trained from random"
+        f" initialisation for {rec['steps']} steps with objects drawn over the mouth in"
+        f" {rec['occlude_p']:.0%} of the crops (hard negatives). Built by"
+        " `python -m training reproduce`; choices by `docs/PROTOCOL.md` on OOF predictions by"
+        " person.",
+        "",
+        "Positives out of fold: the yawns of FL3D driver P1042767 (the other driver with yawns,"
+        " P1042762, is final test). Negatives: FL3D alert and microsleep mouths, CK+ faces"
+        " (smiles, surprised open mouths), the same CK+ mouths with an object drawn over them,"
+        " webcam and portrait mouths.",
+        "",
+        "## Choice: MAR gate (recall on real yawns / FPR on the negatives)",
+        "",
+        "| gate | " + " | ".join(y["gate_tables"]) + " |",
+        "|---|" + "---|" * len(y["gate_tables"]),
+    ]
+    keys = list(next(iter(y["gate_tables"].values())))
+    for k in keys:
+        cells = [f"{_f(t[k]['recall'])} / {_f(t[k]['fpr'])}" for t in y["gate_tables"].values()]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Chosen: **{best}** with gate **{gate}** (highest recall at FPR <= 0.05).",
+        "",
+        "## Out of fold, by source",
+        "",
+        *_source_rows(y["oof"] | {"MAR >= 0.5": y["mar_0.5"]}, "recall"),
+        "",
+        "(recall above; false-positive rates:)",
+        "",
+        *_source_rows(y["oof"] | {"MAR >= 0.5": y["mar_0.5"]}, "fpr"),
+        "",
+        "## Final test (run once, after the choices)",
+        "",
+        *_summary_rows(y["final_test"]["decision"]),
+        "",
+        "Recall / FPR by source: decision, members, `MAR >= 0.5`:",
+        "",
+        *_source_rows(y["final_test"], "recall"),
+        "",
+        *_source_rows(y["final_test"], "fpr"),
+        "",
+        "## Known weaknesses",
+        "",
+        "- Real yawns of only two night drivers exist here (one validates, one is final test);"
+        " the Kaggle mouth close-ups carry the rest of the positives.",
+        "- The occluded mouths are drawn objects, not real food, cups or phones.",
+        "",
+        f"Build time: {timings.get('total', 0) / 60:.1f} min on this 2-core CPU.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_people_cards(results: dict, out: Path) -> None:
+    people, timings = results["people"], results["timings_s"]
+    (out / "eyes" / "MODEL_CARD.md").write_text(render_eyes(results, people, timings))
+    (out / "yawn" / "MODEL_CARD.md").write_text(render_yawn(results, people, timings))
