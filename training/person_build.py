@@ -37,7 +37,7 @@ from training.person_recipe import (
     seeds,
     train_member,
 )
-from training.protocol import Split, task_split
+from training.protocol import FOLDS, Split, task_split
 from training.train import predict
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,10 @@ def balanced_accuracy_over(p: np.ndarray, y: np.ndarray, source: np.ndarray, nam
         m = (source == s) & ~np.isnan(p)
         if m.any():
             pred = p[m] >= 0.5
-            vals.append(np.mean([float((pred[y[m] == c] == c).mean()) for c in (0, 1)]))
+            ys = y[m]
+            vals.append(
+                np.mean([float((pred[ys == c] == c).mean()) for c in (0, 1) if (ys == c).any()])
+            )
     return float(np.mean(vals)) if vals else float("nan")
 
 
@@ -130,17 +133,33 @@ class PeopleBuild:
         cfg.work.mkdir(parents=True, exist_ok=True)
         self.results: dict = {"version": VERSION, "timings_s": {}}
         self._t0 = time.monotonic()
+        self.fold_models: dict[tuple[str, int], dict[int, CropNet]] = {}
 
     def tick(self, what: str) -> None:
         self.results["timings_s"][what] = round(time.monotonic() - self._t0, 1)
 
     def oof(self, recipe: MemberRecipe, split: Split) -> np.ndarray:
+        """OOF predictions of one recipe, and its fold models in ``self.fold_models`` (both
+        cached in ``work/``: a stopped run continues at the next recipe)."""
+        import torch
+
         key = "-".join(str(v) for v in asdict(recipe).values())
         path = self.cfg.work / f"oof-{key}-n{len(split.labels)}.npy"
-        if path.exists():
+        folds_path = path.with_suffix(".folds.pt")
+        if path.exists() and folds_path.exists():
+            states = torch.load(folds_path, map_location="cpu", weights_only=True)
+            models = {}
+            for f, state in states.items():
+                models[int(f)] = CropNet(recipe.arch)
+                models[int(f)].load_state_dict(state)
+                models[int(f)].eval()
+            self.fold_models[(recipe.task, recipe.seed)] = models
             return np.load(path)
-        got = recipe_oof(recipe, split)
+        keep: dict[int, CropNet] = {}
+        got = recipe_oof(recipe, split, keep=keep)
+        torch.save({str(f): m.state_dict() for f, m in keep.items()}, folds_path)
         np.save(path, got)
+        self.fold_models[(recipe.task, recipe.seed)] = keep
         return got
 
     def previous(self, task: str, split: Split) -> np.ndarray | None:
@@ -306,10 +325,11 @@ class PeopleBuild:
         out[name] = _table(full.copy(), split, idx)
         return out
 
-    def export(self, b: TaskBuild) -> None:
-        folder = self.cfg.out / b.task
+    def export(self, b: TaskBuild, out: Path, models: list[CropNet], force: bool) -> None:
+        """``out/<task>/``: the members' ONNX files, their checksums and ``ensemble.json``."""
+        folder = out / b.task
         entries = []
-        for k, model in enumerate(b.models):
+        for k, model in enumerate(models):
             name = f"m{k + 1}_{model.arch}_people"
             info = export_onnx(
                 model,
@@ -325,7 +345,7 @@ class PeopleBuild:
                     "protocol": "docs/PROTOCOL.md",
                 },
                 metrics={"oof_decision": "see results.json"},
-                force=self.cfg.force,
+                force=force,
                 input_size=model.input_size,
             )
             entries.append({**info, "weight": 1.0})
@@ -357,6 +377,35 @@ class PeopleBuild:
                 old.unlink()
         (folder / "ensemble.json").write_text(json.dumps(spec, indent=2) + "\n")
 
+    def export_folds(self, builds: list[TaskBuild]) -> None:
+        """``work/folds/f<k>/``: a runtime model folder per fold, whose members never saw that
+        fold's people, with the shipped fusion, gate and temporal model: the development
+        drivers' videos go through the runtime with it (benchmarks/fl3d_videos.py --models)."""
+        import shutil
+
+        for f in range(FOLDS):
+            out = self.cfg.work / "folds" / f"f{f}"
+            for b in builds:
+                seeds_used = range(b.results["members"])
+                if b.results["choice"]["chosen"].startswith("member"):
+                    seeds_used = [int(b.results["choice"]["chosen"][-1])]
+                recipe = self.cfg.eye_recipe if b.task == "eyes" else self.cfg.yawn_recipe
+                models = [self.fold_models[(b.task, recipe.seed + k)][f] for k in seeds_used]
+                self.export(b, out, models, force=True)
+            from drowsy.inference.ensemble import DEFAULT_MODELS_DIR
+
+            temporal = DEFAULT_MODELS_DIR / "temporal"
+            if temporal.is_dir():
+                shutil.copytree(temporal, out / "temporal", dirs_exist_ok=True)
+        self.results["fold_models"] = {
+            f"f{f}": sorted(
+                set(b.split.people.person[b.split.fold == f].tolist())
+                & set(p for p in b.split.people.person.tolist() if p.startswith("fl3d:"))
+            )
+            for f in range(FOLDS)
+            for b in builds[:1]
+        }
+
     def run(self) -> dict:
         people = with_occluded_mouths(load_people(self.cfg.data, self.cfg.work / "crops"))
         self.tick("crops")
@@ -364,11 +413,14 @@ class PeopleBuild:
             s: len(set(people.person[people.source == s].tolist()))
             for s in sorted(set(people.source.tolist()))
         }
+        builds = []
         for build in (self.eyes, self.yawn):
             b = build(people)
-            self.export(b)
+            self.export(b, self.cfg.out, b.models, self.cfg.force)
             b.results["final_test"] = self.final_test(b)
             self.results[b.task] = b.results
+            builds.append(b)
+        self.export_folds(builds)
         self.tick("total")
         self.cfg.out.mkdir(parents=True, exist_ok=True)
         (self.cfg.out / "people_results.json").write_text(json.dumps(self.results, indent=2) + "\n")

@@ -51,12 +51,21 @@ def train_member(recipe: MemberRecipe, images: np.ndarray, labels: np.ndarray) -
     return finetune(recipe.finetune_config(), crops, None, progress=False)
 
 
-def recipe_oof(recipe: MemberRecipe, split: Split, folds: int = FOLDS) -> np.ndarray:
-    """OOF positive-class probabilities of one recipe (NaN outside the validation folds)."""
+def recipe_oof(
+    recipe: MemberRecipe,
+    split: Split,
+    folds: int = FOLDS,
+    keep: dict[int, CropNet] | None = None,
+) -> np.ndarray:
+    """OOF positive-class probabilities of one recipe (NaN outside the validation folds);
+    ``keep`` collects each fold's model (for running the fold's people through the runtime)."""
     images = split.people.images
 
     def fit_predict(train: np.ndarray, val: np.ndarray) -> np.ndarray:
         model = train_member(recipe, images[train], split.labels[train])
+        f = int(split.fold[val[0]])
+        if keep is not None:
+            keep[f] = model
         return predict(model, images[val])[:, 1]
 
     return out_of_fold(split, fit_predict, folds)

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from training.people import PeopleSet  # noqa: E402
-from training.person_recipe import choose_gate, nested_fusion_oof  # noqa: E402
-from training.protocol import FOLDS, out_of_fold, task_split  # noqa: E402
+from training.people import PeopleSet
+from training.person_recipe import choose_gate, nested_fusion_oof
+from training.protocol import FOLDS, out_of_fold, task_split
 
 
 def people_set(n_per: int = 6) -> PeopleSet:
@@ -95,3 +95,70 @@ def test_fusion_is_fitted_without_the_fold_it_scores():
     acc_fused = ((fused[ok] >= 0.5) == y[ok]).mean()
     acc_cnn = ((p_cnn[ok] >= 0.5) == y[ok]).mean()
     assert acc_fused > acc_cnn  # two independent noisy sources beat one
+
+
+def mixed_people(n_per: int = 8) -> PeopleSet:
+    """Eyes and mouths of every kind of source the build reads, random pixels."""
+    rows: list[tuple[str, str, int, int]] = []  # person, source, eye label, yawn label
+    for k in range(10):
+        rows += [(f"mrl:s{k:04d}", "mrl", i % 2, -1) for i in range(n_per)]
+    for d in ("P1042751", "P1042757", "P1042762", "P1042767", "P1042777"):
+        rows += [(f"fl3d:{d}", "fl3d", i % 2, -1) for i in range(n_per)]
+        yawns = d in ("P1042762", "P1042767")
+        rows += [(f"fl3d:{d}", "fl3d", -1, int(yawns and i % 2)) for i in range(n_per)]
+    for k in range(10, 40):
+        rows += [(f"ck:S{k:03d}", "ckplus", 0, -1), (f"ck:S{k:03d}", "ckplus", -1, 0)]
+    rows += [("kaggle:eyes", "kaggle_eyes", i % 2, -1) for i in range(n_per)]
+    rows += [("kaggle:yawn", "kaggle_yawn", -1, i % 2) for i in range(n_per)]
+    n = len(rows)
+    rng = np.random.default_rng(0)
+    person, source, eye, yawn = (np.asarray(c) for c in zip(*rows, strict=True))
+    return PeopleSet(
+        images=rng.integers(0, 255, (n, 64, 64), dtype=np.uint8),
+        eye_label=eye.astype(np.int64),
+        yawn_label=yawn.astype(np.int64),
+        person=person,
+        source=source,
+        ear=np.where(source == "mrl", np.nan, rng.uniform(0.1, 0.35, n)),
+        mar=np.where(source == "mrl", np.nan, rng.uniform(0.0, 0.8, n)),
+        pitch=rng.uniform(-30, 10, n),
+        roll=np.zeros(n),
+        frame=np.full(n, -1),
+        face=np.arange(n),
+    )
+
+
+@pytest.mark.slow
+def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from drowsy.inference.ensemble import Ensemble
+    from training import person_build
+    from training.people_cards import write_people_cards
+
+    monkeypatch.setattr(person_build, "load_people", lambda data, cache: mixed_people())
+    tiny = {"steps": 3, "batch_size": 8}
+    cfg = person_build.PeopleBuildConfig(
+        tmp_path / "data",
+        tmp_path / "models",
+        tmp_path / "work",
+        members=2,
+        eye_recipe=replace(person_build.EYE_RECIPE, **tiny),
+        yawn_recipe=replace(person_build.YAWN_RECIPE, **tiny),
+    )
+    results = person_build.build_people_models(cfg)
+    write_people_cards(results, cfg.out)
+    for task in ("eyes", "yawn"):
+        ens = Ensemble(cfg.out / task)  # the runtime loads what the build wrote
+        assert ens.version == person_build.VERSION and ens.input_size == 32
+        assert len(ens.members) == results[task]["members"]
+        assert (cfg.out / task / "MODEL_CARD.md").read_text().count("| ") > 20
+        assert "decision" in results[task]["final_test"]
+        # the final-test people were never validation people
+        people = set(results[task]["final_test"]["decision"]["by_person"])
+        assert "fl3d:P1042762" in people
+        assert not people & set(results[task]["oof"]["ensemble"]["by_person"])
+        for f in range(5):
+            Ensemble(cfg.work / "folds" / f"f{f}" / task)
+    again = person_build.build_people_models(replace(cfg, force=True))  # resumes from work/
+    assert again["eyes"]["choice"] == results["eyes"]["choice"]
