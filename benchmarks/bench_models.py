@@ -76,6 +76,7 @@ def main() -> int:
         ens.task: timed(lambda ens=ens: ens.predict([obs.crops.left_eye]), args.n)
         for ens in (est.eyes, est.yawn)
     }
+    eyes_both = timed(lambda: est.eyes_closed(obs), args.n)  # what every frame costs
     explainer = Explainer(est)
     gradcam_ms = timed(lambda: explainer.explain(AlertKind.MICROSLEEP, image, obs, "raise"), 30)
     temporal = {}
@@ -100,6 +101,12 @@ def main() -> int:
         "threads": args.threads,
         "ensemble_ms_per_frame": round(per_frame, 3),
         "ensemble_ms_per_crop": {k: round(v, 3) for k, v in per_task.items()},
+        "eyes_ms_per_frame_both_eyes": round(eyes_both, 3),
+        "members": {
+            ens.task: ", ".join(m.meta.extra.get("arch", "?") for m in ens.members)
+            + f" at {ens.input_size} px"
+            for ens in (est.eyes, est.yawn)
+        },
         "gradcam_ms_per_alert": round(gradcam_ms, 2),
         "models_rss_mb": round(loaded, 1),
         "temporal": temporal,

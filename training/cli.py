@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing exported models")
     p.add_argument("--members", type=int, default=3, help="seeds per task (default 3)")
     p.add_argument("--steps", type=int, default=None, help="training steps per member")
+    p.add_argument(
+        "--oof-only",
+        choices=("eyes", "yawn"),
+        help="only fill one task's out-of-fold cache in --work and stop (run one per core, "
+        "then the full command finds both)",
+    )
 
     p = sub.add_parser(
         "selfsup",
@@ -325,10 +331,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         if args.steps < 1:
             raise UserError("--steps must be at least 1")
         eye, yawn = replace(eye, steps=args.steps), replace(yawn, steps=args.steps)
-    cfg = PeopleBuildConfig(args.data, args.out, args.work, args.members, eye, yawn, args.force)
+    cfg = PeopleBuildConfig(
+        args.data, args.out, args.work, args.members, eye, yawn, args.force, args.oof_only
+    )
     t0 = time.monotonic()
     results = build_people_models(cfg)
-    write_people_cards(results, args.out)
+    if not args.oof_only:
+        write_people_cards(results, args.out)
     print(json.dumps({"out": str(args.out), "minutes": round((time.monotonic() - t0) / 60, 1)}))
     return 0
 

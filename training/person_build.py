@@ -43,7 +43,7 @@ from training.train import predict
 log = logging.getLogger(__name__)
 
 VERSION = "4"
-EYE_RECIPE = MemberRecipe(task="eyes", arch="cnn_t32", steps=1000)
+EYE_RECIPE = MemberRecipe(task="eyes", arch="cnn_t32", steps=1500)
 YAWN_RECIPE = MemberRecipe(task="yawn", arch="cnn_t32", steps=1000, occlude_p=0.3)
 # the sources a choice is scored on (docs/PROTOCOL.md): both classes, several people
 CHOICE_SOURCES = {"eyes": ("mrl", "fl3d")}
@@ -60,6 +60,7 @@ class PeopleBuildConfig:
     eye_recipe: MemberRecipe = EYE_RECIPE
     yawn_recipe: MemberRecipe = YAWN_RECIPE
     force: bool = False
+    oof_only: str | None = None  # "eyes" / "yawn": fill that task's OOF cache, then stop
 
 
 @dataclass
@@ -146,14 +147,15 @@ class PeopleBuild:
         key = "-".join(str(v) for v in asdict(recipe).values())
         path = self.cfg.work / f"oof-{key}-n{len(split.labels)}.npy"
         folds_path = path.with_suffix(".folds.pt")
-        if path.exists() and folds_path.exists():
-            states = torch.load(folds_path, map_location="cpu", weights_only=True)
-            models = {}
-            for f, state in states.items():
-                models[int(f)] = CropNet(recipe.arch)
-                models[int(f)].load_state_dict(state)
-                models[int(f)].eval()
-            self.fold_models[(recipe.task, recipe.seed)] = models
+        if path.exists():
+            if folds_path.exists():  # fold models are kept with the OOF predictions
+                states = torch.load(folds_path, map_location="cpu", weights_only=True)
+                models = {}
+                for f, state in states.items():
+                    models[int(f)] = CropNet(recipe.arch)
+                    models[int(f)].load_state_dict(state)
+                    models[int(f)].eval()
+                self.fold_models[(recipe.task, recipe.seed)] = models
             return np.load(path)
         keep: dict[int, CropNet] = {}
         got = recipe_oof(recipe, split, keep=keep)
@@ -390,8 +392,13 @@ class PeopleBuild:
                 if b.results["choice"]["chosen"].startswith("member"):
                     seeds_used = [int(b.results["choice"]["chosen"][-1])]
                 recipe = self.cfg.eye_recipe if b.task == "eyes" else self.cfg.yawn_recipe
-                models = [self.fold_models[(b.task, recipe.seed + k)][f] for k in seeds_used]
-                self.export(b, out, models, force=True)
+                models = [
+                    self.fold_models[(b.task, recipe.seed + k)][f]
+                    for k in seeds_used
+                    if (b.task, recipe.seed + k) in self.fold_models
+                ]
+                if models:  # OOF predictions cached without their fold models: none to run
+                    self.export(b, out, models, force=True)
             from drowsy.inference.ensemble import DEFAULT_MODELS_DIR
 
             temporal = DEFAULT_MODELS_DIR / "temporal"
@@ -409,6 +416,10 @@ class PeopleBuild:
     def run(self) -> dict:
         people = with_occluded_mouths(load_people(self.cfg.data, self.cfg.work / "crops"))
         self.tick("crops")
+        if self.cfg.oof_only:
+            self.members(self.cfg.oof_only, task_split(people, self.cfg.oof_only))
+            self.tick("total")
+            return self.results
         self.results["people"] = {
             s: len(set(people.person[people.source == s].tolist()))
             for s in sorted(set(people.source.tolist()))
