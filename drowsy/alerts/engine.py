@@ -134,6 +134,10 @@ class AlertEngine:
         self._last_index = 0
         self._prev: FrameSignals | None = None
         self._closure = Condition(settings.clear_s)
+        # A blink needs the eye seen open before and after it: a lone face between frames
+        # without one (a face found for one frame) must not count as a blink.
+        self._prev_seen_open = False
+        self._open_before = self._open_after = False
         self._yawn = Condition(settings.clear_s)
         self._off_road = Condition(settings.clear_s)
         self._inattentive = Condition(settings.clear_s)
@@ -268,10 +272,18 @@ class AlertEngine:
             kind = "blink"
         else:
             kind = "long_blink" if d < self.rules.microsleep_s else "closure"
+        if kind != "closure" and not (self._open_before and self._open_after):
+            return  # not seen open on both sides: a closure nobody saw begin or end
         self._add_episode(Episode(kind, start, end))
 
     def _closure_rules(self, t: float, sig: FrameSignals, closed: bool) -> list[AlertUpdate | None]:
         out: list[AlertUpdate | None] = []
+        seen_open = sig.usable and sig.eye_closed is not None and not closed
+        if closed and not self._closure.holding:
+            self._open_before, self._open_after = self._prev_seen_open, False
+        elif self._closure.holding:
+            self._open_after = seen_open or (self._open_after and not closed)
+        self._prev_seen_open = seen_open
         spell = self._closure.update(t, closed)
         held = self._closure.held_for(t)
         self.status.closure_s = held

@@ -31,6 +31,28 @@ def test_short_blink_is_recorded_not_alerted(settings):
     assert engine.episodes[0].duration_s == pytest.approx(0.2, abs=0.04)
 
 
+def test_a_face_seen_for_single_frames_between_no_face_makes_no_blink(settings):
+    """A stage clip: the face is found on lone frames with no face around them, and those
+    crops read closed. Nobody saw the eye open before or after: not a blink."""
+    lone = {int(10 * 30 * f) for f in (0.25, 0.46, 0.7)}
+    signals = [signals_at(i / 30, i, closed=0.95, usable=i in lone) for i in range(10 * 30)]
+    engine, _, raised = run(settings, signals)
+    assert raised == [] and list(engine.episodes) == []
+
+
+def test_a_blink_next_to_a_lost_face_is_not_counted_but_one_seen_open_around_it_is(settings):
+    def sig(i):
+        t = i / 30
+        if 2.0 <= t < 2.2:
+            return signals_at(t, i, closed=0.95)
+        return signals_at(t, i, closed=0.05, usable=not 2.2 <= t < 3.0)
+
+    engine, _, _ = run(settings, [sig(i) for i in range(150)])
+    assert list(engine.episodes) == []  # the face was lost as the eye "opened"
+    engine, _, _ = run(settings, sequence(10, 30, closure(2.0, 2.2)))
+    assert [e.kind for e in engine.episodes] == ["blink"]
+
+
 def test_long_blink_between_half_and_one_second_is_not_an_alert(settings):
     engine, _, raised = run(settings, sequence(10, 30, closure(2.0, 2.7)))
     assert raised == []
