@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -30,9 +31,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or warnings")
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a finite, non-negative number of seconds (float() alone takes nan,
+    inf and -5; argparse names the option in the error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of seconds >= 0")
+    return value
+
+
 def _source_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--start", type=float, default=0.0, metavar="SECONDS")
-    p.add_argument("--end", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--start", type=seconds, default=0.0, metavar="SECONDS")
+    p.add_argument("--end", type=seconds, default=None, metavar="SECONDS")
     p.add_argument("--max-frames", type=int, default=None)
 
 
@@ -45,13 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="monitor a camera live (the built-in sample when none)")
     p.add_argument("--source", default=None, help="camera index, video file or image folder")
-    p.add_argument("--seconds", type=float, default=None, help="stop after this much video time")
+    p.add_argument("--seconds", type=seconds, default=None, help="stop after this much video time")
     p.add_argument("--fast", action="store_true", help="process files as fast as possible")
     _common(p)
 
     p = sub.add_parser("monitor", help="the desktop monitor (camera, video file or the demo)")
     p.add_argument("--source", default=None, help="camera index, video file, or 'demo'")
-    p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--exit-after", type=seconds, default=None, metavar="SECONDS")
     p.add_argument("--screenshot", type=Path, default=None, help="save the window on exit")
     _common(p)
 

@@ -33,7 +33,8 @@ APP_NAME = "drowsy"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # nan and inf pass every "ge"/"gt" bound (all comparisons with nan are false): refuse them
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class TrackerSettings(_Section):
@@ -134,7 +135,7 @@ class AlertSettings(_Section):
     microsleep_s: float = Field(1.0, gt=0)
     sleep_s: float = Field(3.0, gt=0)
     unresponsive_s: float = Field(6.0, gt=0)
-    perclos_window_s: float = Field(60.0, gt=0)
+    perclos_window_s: float = Field(60.0, ge=1, description="seconds; at least 1")
     perclos_threshold: float = Field(0.15, gt=0, lt=1)
     perclos_min_coverage: float = Field(
         0.5, gt=0, le=1, description="fraction of the window with a usable face"
@@ -142,13 +143,13 @@ class AlertSettings(_Section):
     perclos_critical: float = Field(0.3, gt=0, lt=1)
     yawn_min_s: float = Field(2.0, gt=0)
     yawn_count: int = Field(3, ge=1)
-    yawn_window_s: float = Field(300.0, gt=0)
+    yawn_window_s: float = Field(300.0, ge=1, description="seconds; at least 1")
     # 0.9: the smallest of 0.7/0.8/0.85/0.9/0.95 that raises nothing on the awake dev video
     # (its peak score is 0.88); simulated drowsy drives are still all detected (models card)
     temporal_threshold: float = Field(0.9, gt=0, lt=1)
     temporal_min_s: float = Field(5.0, ge=0)
     distraction_s: float = Field(3.0, gt=0)
-    vats_window_s: float = Field(30.0, gt=0)
+    vats_window_s: float = Field(30.0, ge=1, description="seconds; at least 1")
     vats_off_road_s: float = Field(10.0, gt=0)
     vats_reset_on_road_s: float = Field(2.0, gt=0)
     degraded_s: float = Field(10.0, gt=0)

@@ -161,6 +161,12 @@ class VideoFileSource(FrameSource):
             self._distrust(f"container frame rate {fps:g} fps is implausible")
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.stats.expected_frames = count if count > 0 else None
+        if count > 0 and self._container_timing and self.options.start_s >= count / self._fps:
+            self._cap.release()
+            raise SourceError(
+                f"{self.path}: --start {self.options.start_s:g} s is past the end of the video"
+                f" ({count / self._fps:.1f} s)"
+            )
         self._first: np.ndarray | None = None
         with _quiet_opencv():
             ok, first = self._cap.read()
@@ -198,6 +204,9 @@ class VideoFileSource(FrameSource):
                 self._cap.set(cv2.CAP_PROP_POS_MSEC, o.start_s * 1000.0)
                 ok, image = self._cap.read()
             if not ok:
+                message = f"no frame at or after --start {o.start_s:g} s"
+                self.stats.warnings.append(message)
+                log.warning("%s: %s", self.path, message)
                 return
             pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
             index = max(0, int(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1)

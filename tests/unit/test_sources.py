@@ -44,6 +44,11 @@ def test_start_end_and_max_frames(video):
         assert len(list(src)) == 5
 
 
+def test_a_start_past_the_end_of_the_video_is_an_error_not_zero_frames(video):
+    with pytest.raises(SourceError, match=r"--start 100 s is past the end of the video \(3\.0 s\)"):
+        VideoFileSource(video, SourceOptions(start_s=100.0))
+
+
 def test_bad_source_options_are_rejected():
     with pytest.raises(SourceError, match="end time"):
         SourceOptions(start_s=5, end_s=2)
