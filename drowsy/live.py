@@ -17,6 +17,7 @@ from drowsy.session import (
     SessionOptions,
     StopFlag,
     choose_source,
+    exit_code,
     stop_on_signals,
 )
 from drowsy.settings import Settings, default_log_path
@@ -92,4 +93,5 @@ def run_live(
         f" alerts {', '.join(f'{k} x{n}' for k, n in s['alerts_by_kind'].items()) or 'none'};"
         f" log: {log_path}"
     )
-    return 0  # a signal is how a monitor is stopped: a clean end, not a failure
+    # the convention of every command (analyze too): 130 after SIGINT, 143 after SIGTERM
+    return exit_code(summary.stop_reason if summary.interrupted else None)

@@ -121,3 +121,34 @@ def _host() -> str:
     import socket
 
     return socket.gethostname()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_console_monitor_exits_with_the_signal_convention(long_video, tmp_path, sig):
+    """`drowsy run` ends on a signal as analyze does: 128 + the signal's number."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "drowsy",
+            "run",
+            "--source",
+            str(long_video),
+            "--log",
+            str(tmp_path / "l.db"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (tmp_path / "l.db").exists():
+            break
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, stderr
+    assert "Traceback" not in stderr and "interrupted" in stdout
