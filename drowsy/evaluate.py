@@ -232,15 +232,3 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
     baseline["rule"] = f"EAR < {BASELINE_EAR_CLOSED}, every run of closed frames is a blink"
     report["baseline"] = baseline
     return report
-
-
-FUSION_MIN_BLINK_PRECISION = 0.9
-
-
-def fusion_acceptable(report: dict) -> bool:
-    """The veto ``benchmarks/choose_fusion.py`` applies to a candidate eye fusion, given its
-    ``evaluate blinks`` report on the awake dev video: any alert there is false and a false
-    closure becomes a false alarm, so a candidate that raises an alert or finds blinks with
-    precision below 0.9 is out, however accurate its frames are."""
-    precision = report.get("blink_precision") or 0.0
-    return sum(report["alerts"].values()) == 0 and precision >= FUSION_MIN_BLINK_PRECISION

@@ -99,16 +99,3 @@ def test_blinks_without_labels_is_an_error(tmp_path, face_video):
     (tmp_path / face_video.name).symlink_to(face_video)
     with pytest.raises(UserError, match="missing labels"):
         evaluate_blinks(tmp_path, GEOMETRIC)
-
-
-def test_fusion_rule_vetoes_alerts_and_imprecise_candidates():
-    """The veto benchmarks/choose_fusion.py applies: a candidate that raises an alert on the
-    awake dev video or finds blinks with precision below 0.9 is never chosen, however accurate
-    its frames are."""
-    from drowsy.evaluate import fusion_acceptable
-
-    assert fusion_acceptable({"alerts": {}, "blink_precision": 0.95})
-    assert fusion_acceptable({"alerts": {}, "blink_precision": 0.9})
-    assert not fusion_acceptable({"alerts": {}, "blink_precision": 0.89})
-    assert not fusion_acceptable({"alerts": {"microsleep": 1}, "blink_precision": 1.0})
-    assert not fusion_acceptable({"alerts": {}, "blink_precision": None})  # found no blink
