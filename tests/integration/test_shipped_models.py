@@ -20,8 +20,8 @@ def test_shipped_ensembles_load_and_are_small():
     est = CnnEstimator(DEFAULT_MODELS_DIR)
     for ens, classes in ((est.eyes, ("open", "closed")), (est.yawn, ("no_yawn", "yawn"))):
         assert ens.classes == classes
-        assert len(ens.members) >= 3
-        assert len({m.meta.extra["arch"] + m.member for m in ens.members}) == 3
+        assert len(ens.members) >= 1  # as many as the out-of-fold choice kept
+        assert len({m.meta.extra["arch"] + m.member for m in ens.members}) == len(ens.members)
         for m in ens.members:
             assert m.path.stat().st_size < 5 * 1024 * 1024
             assert m.meta.crop_spec_version == str(CROP_SPEC_VERSION)
