@@ -245,11 +245,7 @@ class PeopleBuild:
             | {"decision": _table(decision, split, dev), "ear_0.2": _table(ear, split, dev)},
             "by_head_pitch": by_pitch(decision, split, dev),
         }
-        self.tick("eyes_oof")
-        train = split.development
-        b.models = [train_member(r, split.people.images[train], y[train]) for r in chosen]
-        self.tick("eyes_final")
-        return b
+        return self.train_final(b, chosen)
 
     def yawn(self, people: PeopleSet) -> TaskBuild:
         split = task_split(people, "yawn")
@@ -288,10 +284,15 @@ class PeopleBuild:
                 np.flatnonzero(dev),
             ),
         }
-        self.tick("yawn_oof")
-        train = split.development
-        b.models = [train_member(r, split.people.images[train], y[train]) for r in chosen]
-        self.tick("yawn_final")
+        return self.train_final(b, chosen)
+
+    def train_final(self, b: TaskBuild, chosen: list[MemberRecipe]) -> TaskBuild:
+        """The chosen members again, now on every development person."""
+        self.tick(f"{b.task}_oof")
+        train = b.split.development
+        images, labels = b.split.people.images[train], b.split.labels[train]
+        b.models = [train_member(r, images, labels) for r in chosen]
+        self.tick(f"{b.task}_final")
         return b
 
     def final_test(self, b: TaskBuild) -> dict:

@@ -226,7 +226,8 @@ def test_offline_output_write_failure_is_a_one_line_error(settings, face_video, 
 
 def test_episodes_stay_bounded_over_a_long_session(settings):
     engine = AlertEngine(settings.alerts, settings.signals)
-    blinking = sequence(3000, 10, lambda t: {"closed": 0.9 if t % 3 < 0.2 else 0.0})
+    # each blink seen open before and after it (a closure at t = 0 would not count)
+    blinking = sequence(3000, 10, lambda t: {"closed": 0.9 if 1 <= t % 3 < 1.2 else 0.0})
     for s in blinking:
         engine.update(s)
     assert engine.episode_stats["blink"].count == 1000
