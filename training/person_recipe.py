@@ -1,7 +1,7 @@
 """Eye and yawn members trained on many people, every choice made out-of-fold by person.
 
 One recipe per task (:class:`MemberRecipe`: architecture, steps, learning rate, augmentation),
-trained from random initialisation: with 26k labelled eye crops of 60+ people the labels are no
+trained from random initialisation: with 26k labelled eye crops of 160+ people the labels are no
 longer the bottleneck that self-supervised pretraining was there to ease (``training selfsup``
 measured that trade on the old sets; on this protocol it is not yet compared).
 """
