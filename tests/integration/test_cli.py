@@ -298,3 +298,22 @@ def test_analyze_on_a_full_disk_is_one_line_and_non_zero(tmp_path, face_video, f
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and ("No space left" in errors[0] or "full" in errors[0]), result.stderr
+
+
+def test_log_list_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`drowsy log list | head -1` over a long log: no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    from drowsy.alertlog import AlertLog
+    from drowsy.contracts import Alert, AlertKind, AlertLevel
+
+    path = tmp_path / "log.sqlite"
+    with AlertLog(path) as log:
+        session = log.start_session("video.mp4", {}, {})
+        for uid in range(1, 3001):
+            log.record(session, Alert(uid, AlertKind.MICROSLEEP, AlertLevel.WARNING, uid, uid))
+    cmd = f"{sys.executable} -m drowsy log list --log {path} | head -1"
+    result = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120)
+    assert len(result.stdout.splitlines()) == 1
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
