@@ -7,6 +7,7 @@ reject the same bad values with the same reasons.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -383,8 +384,14 @@ def apply_override(settings: Settings, item: str) -> Settings:
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write the settings as TOML atomically (a crash never leaves half a file)."""
     path = path or default_settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(tomli_w.dumps(settings.model_dump(exclude_none=True)).encode("utf-8"))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(tomli_w.dumps(settings.model_dump(exclude_none=True)).encode("utf-8"))
+        tmp.replace(path)
+    except OSError as exc:  # read-only filesystem, permission denied, disk full
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror or exc
+        raise UserError(f"{path}: settings not saved ({why})") from exc
     return path

@@ -43,3 +43,24 @@ def test_seconds_options_refuse_nan_inf_and_negatives_naming_the_option(argv, ca
 def test_seconds_options_take_plain_numbers():
     args = build_parser().parse_args(["analyze", "x.mp4", "--out", "o", "--start", "2.5"])
     assert args.start == 2.5
+
+
+@pytest.mark.parametrize(
+    "error", [PermissionError(13, "Permission denied"), OSError(30, "Read-only file system")]
+)
+def test_settings_that_cannot_be_written_give_one_error_line(tmp_path, monkeypatch, error):
+    from pathlib import Path
+
+    from drowsy.settings import save_settings
+
+    def refuse(self, data):
+        raise error
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    with pytest.raises(UserError, match="settings not saved") as exc:
+        save_settings(Settings(), tmp_path / "s.toml")
+    if isinstance(error, PermissionError):
+        assert "permission denied" in str(exc.value)
+    else:
+        assert "Read-only file system" in str(exc.value)
+    assert not (tmp_path / "s.toml").exists()
