@@ -111,8 +111,8 @@ class SettingsDialog(QDialog):
     def save(self, path=None) -> None:
         try:
             self.settings = self.validated()
+            save_settings(self.settings, path)  # a read-only location is said, not a crash
         except UserError as exc:
             self.error.setText(str(exc))
             return
-        save_settings(self.settings, path)
         self.accept()
