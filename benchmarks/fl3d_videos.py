@@ -94,6 +94,7 @@ def run_driver(df: DriverFrames, settings: Settings) -> dict:
     temporal_raised = []
     closed_runs_pred: list[tuple[float, float]] = []
     run_start, prev_t = None, 0.0
+    threshold = settings.signals.closed_threshold  # what the alert engine calls closed
     with Pipeline(settings) as pipe:
         for idx, (n, lab, p) in enumerate(zip(df.numbers, df.labels, df.paths, strict=True)):
             img = cv2.imread(str(p))
@@ -108,7 +109,7 @@ def run_driver(df: DriverFrames, settings: Settings) -> dict:
                 if u.action is AlertAction.RAISED and u.alert.kind is AlertKind.DROWSY_TEMPORAL:
                     temporal_raised.append(u.alert.start_s)
             s = r.signals
-            closed = bool(s.usable and s.eye_closed is not None and s.eye_closed >= 0.5)
+            closed = bool(s.usable and s.eye_closed is not None and s.eye_closed >= threshold)
             if closed and run_start is None:
                 run_start = t
             if not closed and run_start is not None:

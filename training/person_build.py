@@ -32,6 +32,7 @@ from training.person_recipe import (
     fit_fusion,
     gate_table,
     geometric_logit,
+    logit_array,
     nested_fusion_oof,
     recipe_oof,
     seeds,
@@ -121,11 +122,6 @@ def by_pitch(p: np.ndarray, split: Split, idx: np.ndarray) -> dict[str, dict]:
         if len(m):
             out[f"{lo:g}..{hi:g}"] = _table(p, split, m)["pooled"]
     return out
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    q = np.clip(p, 1e-4, 1 - 1e-4)
-    return np.log(q / (1 - q))
 
 
 class PeopleBuild:
@@ -312,7 +308,7 @@ class PeopleBuild:
             g = geometric_logit(split.people)[idx]
             if b.fusion is not None:
                 a, w, c = b.fusion
-                z = a * _logit(p) + w * g + c
+                z = a * logit_array(p) + w * g + c
                 decision = np.where(np.isnan(g), p, 1 / (1 + np.exp(-z)))
             base = split.people.ear[idx]
             baseline, name = np.where(np.isnan(base), np.nan, (base < 0.2).astype(float)), "ear_0.2"

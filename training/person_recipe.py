@@ -104,7 +104,7 @@ def geometric_logit(people: PeopleSet) -> np.ndarray:
     return out
 
 
-def _logit_array(p: np.ndarray) -> np.ndarray:
+def logit_array(p: np.ndarray) -> np.ndarray:
     from drowsy.state.fusion import LOGIT_CLIP
 
     q = np.clip(p, LOGIT_CLIP, 1 - LOGIT_CLIP)
@@ -116,7 +116,7 @@ def fit_fusion(p_cnn: np.ndarray, g_logit: np.ndarray, y: np.ndarray) -> tuple[f
     by logistic regression (class-balanced, like the members' training)."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.stack([_logit_array(p_cnn), g_logit], axis=1)
+    x = np.stack([logit_array(p_cnn), g_logit], axis=1)
     lr = LogisticRegression(class_weight="balanced", C=1.0).fit(x, y)
     a, b = (float(v) for v in lr.coef_[0])
     return a, b, float(lr.intercept_[0])
@@ -138,7 +138,7 @@ def nested_fusion_oof(
             continue
         fusion = EyeFusion(*fit_fusion(p_cnn[train], g_logit[train], split.labels[train]))
         fits.append((fusion.cnn_weight, fusion.ear_weight, fusion.bias))
-        z = fusion.cnn_weight * _logit_array(p_cnn[val]) + fusion.ear_weight * g_logit[val]
+        z = fusion.cnn_weight * logit_array(p_cnn[val]) + fusion.ear_weight * g_logit[val]
         out[val] = 1 / (1 + np.exp(-(z + fusion.bias)))
     return out, fits
 
