@@ -43,8 +43,10 @@ from drowsy.sources import (
     VideoFileSource,
     open_source,
 )
+from drowsy.vision.pose import CAMERA_ROTATED_ROLL_DEG, camera_rotated
 
 log = logging.getLogger(__name__)
+ROTATED_MIN_FRAMES = 10  # face frames before a rolled head is called a rotated camera
 PREFETCH_FRAMES = 4  # frames each stage thread may run ahead (bounded memory: a few images)
 T = TypeVar("T")
 
@@ -268,6 +270,8 @@ class SessionSummary:
     duration_s: float = 0.0
     face_frames: int = 0
     usable_frames: int = 0
+    rolled_frames: int = 0  # face frames with the head rolled beyond CAMERA_ROTATED_ROLL_DEG
+    source_rotation_deg: int = 0
     perclos_max: float | None = None
     episode_stats: dict[str, EpisodeStats] = field(default_factory=dict)
     episodes: list[Episode] = field(default_factory=list)
@@ -320,6 +324,7 @@ class SessionSummary:
             "reconnects": self.reconnects,
             "seeks": self.seeks,
             "frame_errors": self.frame_errors,
+            "source_rotation_deg": self.source_rotation_deg,
             "warnings": list(self.warnings),
             **({"log_failure": self.log_failure} if self.log_failure else {}),
         }
@@ -540,6 +545,7 @@ class Session:
         s.frames += 1
         s.face_frames += r.signals.face_present
         s.usable_frames += r.signals.usable
+        s.rolled_frames += camera_rotated(r.signals.roll)
         if r.status.perclos is not None:
             s.perclos_max = max(s.perclos_max or 0.0, r.status.perclos)
         if self._csv is not None:
@@ -699,6 +705,13 @@ class Session:
         s.repaired_timestamps += stats.repaired_timestamps
         s.truncated = s.truncated or stats.truncated
         s.warnings += [w for w in stats.warnings if w not in s.warnings]
+        s.source_rotation_deg = stats.rotation_deg
+        if s.face_frames >= ROTATED_MIN_FRAMES and s.rolled_frames >= s.face_frames / 2:
+            s.warnings.append(
+                f"the head is rolled beyond {CAMERA_ROTATED_ROLL_DEG:g} degrees in"
+                f" {s.rolled_frames} of {s.face_frames} face frames: camera rotated? Mount the"
+                " camera upright (or rotate the video); drowsiness is not scored on such frames"
+            )
         if self._csv is not None:
             csv_out = self._csv
             self._output(csv_out.close)

@@ -66,6 +66,7 @@ class SourceStats:
     repaired_timestamps: int = 0
     expected_frames: int | None = None
     truncated: bool = False
+    rotation_deg: int = 0  # the container's display rotation, applied to every frame
     warnings: list[str] = field(default_factory=list)  # e.g. container timing not trusted
 
 
@@ -152,6 +153,11 @@ class VideoFileSource(FrameSource):
         if not self._cap.isOpened():
             self._cap.release()
             raise SourceError(f"{self.path}: not a video OpenCV can decode")
+        # a phone video stores its frames sideways with a display rotation; players honour it
+        # and so must we, or an upright driver is analysed with the head rolled 90 degrees
+        self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        rotation = self._cap.get(cv2.CAP_PROP_ORIENTATION_META)
+        self.stats.rotation_deg = int(rotation) % 360 if np.isfinite(rotation) else 0
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self._container_timing = bool(
             np.isfinite(fps) and PLAUSIBLE_FPS[0] < fps < PLAUSIBLE_FPS[1]

@@ -133,3 +133,41 @@ def absurd_rate_avi(path, frames, fps=10):
     struct.pack_into("<I", data, avih + 8, 0xFFFFFFFF)  # dwMicroSecPerFrame
     path.write_bytes(data)
     return path
+
+
+def video_frames(path: Path, limit: int | None = None) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames: list[np.ndarray] = []
+    while limit is None or len(frames) < limit:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    cap.release()
+    return frames
+
+
+def phone_video(path: Path, upright: list[np.ndarray], fps: float = 10.0) -> Path:
+    """An MP4 as a phone records it: the frames stored turned 90 degrees counter-clockwise,
+    with a 90-degree display rotation in the track header (what ``ffmpeg -metadata:s:v:0
+    rotate=90`` writes), so players, and OpenCV with auto-orientation, show them upright."""
+    import struct
+
+    stored = [cv2.rotate(f, cv2.ROTATE_90_COUNTERCLOCKWISE) for f in upright]
+    h, w = stored[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    assert writer.isOpened()
+    for f in stored:
+        writer.write(f)
+    writer.release()
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    assert at > 0, "no track header in the MP4"
+    # after 'tkhd': version/flags 4, times/ids/duration 20 (v0) or 32 (v1), 8 reserved,
+    # layer/group/volume/reserved 8, then the 3x3 display matrix in 16.16 / 2.30 fixed point
+    matrix_at = at + 4 + 4 + (20 if data[at + 4] == 0 else 32) + 8 + 8
+    data[matrix_at : matrix_at + 36] = struct.pack(
+        ">9i", 0, 1 << 16, 0, -(1 << 16), 0, 0, 0, 0, 1 << 30
+    )
+    path.write_bytes(bytes(data))
+    return path

@@ -35,8 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--oof-only",
         choices=("eyes", "yawn"),
-        help="only fill one task's out-of-fold cache in --work and stop (run one per core, "
-        "then the full command finds both)",
+        help="only fill one task's out-of-fold cache in --work and stop",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="processes training out-of-fold members side by side, one thread each (default 2)",
     )
 
     p = sub.add_parser(
@@ -316,6 +321,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     from training.people_cards import write_people_cards
     from training.person_build import (
+        EYE_EXTRA,
         EYE_RECIPE,
         YAWN_RECIPE,
         PeopleBuildConfig,
@@ -326,13 +332,24 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         raise UserError(f"{args.data}: no such data folder")
     if args.members < 1:
         raise UserError("--members must be at least 1")
+    if args.workers < 1:
+        raise UserError("--workers must be at least 1")
     eye, yawn = EYE_RECIPE, YAWN_RECIPE
     if args.steps is not None:
         if args.steps < 1:
             raise UserError("--steps must be at least 1")
         eye, yawn = replace(eye, steps=args.steps), replace(yawn, steps=args.steps)
     cfg = PeopleBuildConfig(
-        args.data, args.out, args.work, args.members, eye, yawn, args.force, args.oof_only
+        args.data,
+        args.out,
+        args.work,
+        args.members,
+        eye,
+        yawn,
+        args.force,
+        args.oof_only,
+        eye_extra=tuple(replace(r, steps=args.steps or r.steps) for r in EYE_EXTRA),
+        workers=args.workers,
     )
     t0 = time.monotonic()
     results = build_people_models(cfg)

@@ -23,7 +23,7 @@ from training.augment import occlude
 from training.data import TASK_CLASSES, TASK_REGIONS
 from training.export import export_onnx
 from training.metrics_people import report
-from training.models import CropNet
+from training.models import ARCHS, CropNet
 from training.people import PeopleSet, load_people
 from training.person_recipe import (
     GATE_SOFTNESS,
@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 VERSION = "4"
 EYE_RECIPE = MemberRecipe(task="eyes", arch="cnn_t32", steps=1500)
+# one seed of the same network at 48 px: more detail for small, blurred night crops at 2.25x
+# the cost; a candidate beside the 32 px seeds, chosen only if it wins by more than TIE
+EYE_EXTRA = (MemberRecipe(task="eyes", arch="cnn_t48", steps=1500),)
 YAWN_RECIPE = MemberRecipe(task="yawn", arch="cnn_t32", steps=1000, occlude_p=0.3)
 # the sources a choice is scored on (docs/PROTOCOL.md): both classes, several people
 CHOICE_SOURCES = {"eyes": ("mrl", "fl3d")}
@@ -62,6 +65,8 @@ class PeopleBuildConfig:
     yawn_recipe: MemberRecipe = YAWN_RECIPE
     force: bool = False
     oof_only: str | None = None  # "eyes" / "yawn": fill that task's OOF cache, then stop
+    eye_extra: tuple[MemberRecipe, ...] = EYE_EXTRA
+    workers: int = 1  # processes filling the OOF caches (one torch thread each)
 
 
 @dataclass
@@ -72,6 +77,7 @@ class TaskBuild:
     split: Split
     results: dict = field(default_factory=dict)
     models: list[CropNet] = field(default_factory=list)
+    chosen: list[MemberRecipe] = field(default_factory=list)
     fusion: tuple[float, float, float] | None = None
     gate: float | None = None
 
@@ -130,7 +136,7 @@ class PeopleBuild:
         cfg.work.mkdir(parents=True, exist_ok=True)
         self.results: dict = {"version": VERSION, "timings_s": {}}
         self._t0 = time.monotonic()
-        self.fold_models: dict[tuple[str, int], dict[int, CropNet]] = {}
+        self.fold_models: dict[MemberRecipe, dict[int, CropNet]] = {}
 
     def tick(self, what: str) -> None:
         self.results["timings_s"][what] = round(time.monotonic() - self._t0, 1)
@@ -151,13 +157,13 @@ class PeopleBuild:
                     models[int(f)] = CropNet(recipe.arch)
                     models[int(f)].load_state_dict(state)
                     models[int(f)].eval()
-                self.fold_models[(recipe.task, recipe.seed)] = models
+                self.fold_models[recipe] = models
             return np.load(path)
         keep: dict[int, CropNet] = {}
         got = recipe_oof(recipe, split, keep=keep)
         torch.save({str(f): m.state_dict() for f, m in keep.items()}, folds_path)
         np.save(path, got)
-        self.fold_models[(recipe.task, recipe.seed)] = keep
+        self.fold_models[recipe] = keep
         return got
 
     def previous(self, task: str, split: Split) -> np.ndarray | None:
@@ -178,33 +184,43 @@ class PeopleBuild:
         ]
         return np.concatenate(parts)
 
-    def members(self, task: str, split: Split) -> tuple[list[MemberRecipe], dict[str, np.ndarray]]:
-        recipe = self.cfg.eye_recipe if task == "eyes" else self.cfg.yawn_recipe
-        recipes = seeds(recipe, self.cfg.members)
-        oofs = [self.oof(r, split) for r in recipes]
-        cands = {f"member{k}": p for k, p in enumerate(oofs)}
-        cands["ensemble"] = np.mean(oofs, axis=0)
+    def recipes(self, task: str) -> list[MemberRecipe]:
+        """Every recipe whose OOF predictions a task's choice needs."""
+        if task == "eyes":
+            return seeds(self.cfg.eye_recipe, self.cfg.members) + list(self.cfg.eye_extra)
+        return seeds(self.cfg.yawn_recipe, self.cfg.members)
+
+    def members(
+        self, task: str, split: Split
+    ) -> tuple[dict[str, list[MemberRecipe]], dict[str, np.ndarray]]:
+        """The candidates (name -> the members it averages) and their OOF probabilities:
+        each seed of the task's recipe, their ensemble, each extra recipe, the previous
+        models."""
+        recipes = self.recipes(task)
+        oofs = {r: self.oof(r, split) for r in recipes}
+        main = recipes[: self.cfg.members]
+        groups = {f"member{k}": [r] for k, r in enumerate(main)}
+        groups["ensemble"] = main
+        groups |= {f"{r.arch}_seed{r.seed}": [r] for r in recipes[self.cfg.members :]}
+        cands = {k: np.mean([oofs[r] for r in g], axis=0) for k, g in groups.items()}
         old = self.previous(task, split)
         if old is not None:
             cands["previous"] = np.where(split.fold >= 0, old, np.nan)
-        return recipes, cands
+        return groups, cands
 
     def eyes(self, people: PeopleSet) -> TaskBuild:
         split = task_split(people, "eyes")
         b = TaskBuild("eyes", split)
-        recipes, cands = self.members("eyes", split)
+        groups, cands = self.members("eyes", split)
         y, src = split.labels, split.people.source
         scores = {
             k: balanced_accuracy_over(p, y, src, CHOICE_SOURCES["eyes"]) for k, p in cands.items()
         }
-        best = max(scores, key=lambda k: scores[k])
-        singles = [k for k in cands if k.startswith("member")]
-        if best == "ensemble" and max(scores[k] for k in singles) >= scores[best] - TIE:
-            best = max(singles, key=lambda k: scores[k])  # as good and a third of the cost
-        if best == "previous":
+        if max(scores, key=lambda k: scores[k]) == "previous":
             raise SystemExit("the previous eye ensemble wins out of fold: nothing to ship")
+        best = cheapest_within_tie({k: scores[k] for k in groups}, groups)
         p_cnn = cands[best]
-        chosen = [recipes[int(best[-1])]] if best.startswith("member") else recipes
+        chosen = groups[best]
         g = geometric_logit(split.people)
         fused, fits = nested_fusion_oof(split, p_cnn, g)
         has_lm = ~np.isnan(fused)
@@ -246,7 +262,7 @@ class PeopleBuild:
     def yawn(self, people: PeopleSet) -> TaskBuild:
         split = task_split(people, "yawn")
         b = TaskBuild("yawn", split)
-        recipes, cands = self.members("yawn", split)
+        groups, cands = self.members("yawn", split)
         y, src, mar = split.labels, split.people.source, split.people.mar
         dev = split.fold >= 0
         positives = dev & (src == "fl3d") & (y == 1)
@@ -260,12 +276,10 @@ class PeopleBuild:
             row = tables[k][chosen_gate[k]]
             return (row["fpr"] <= 0.05, row["recall"] or 0.0)
 
-        best = max(chosen_gate, key=score)
-        singles = [k for k in chosen_gate if k.startswith("member")]
-        top = max(singles, key=score)
-        if best == "ensemble" and score(top)[0] and score(top)[1] >= score(best)[1] - TIE:
-            best = top
-        chosen = [recipes[int(best[-1])]] if best.startswith("member") else recipes
+        top = max(score(k) for k in groups)
+        eligible = {k: score(k)[1] for k in groups if score(k)[0] == top[0]}
+        best = cheapest_within_tie(eligible, groups)
+        chosen = groups[best]
         gate_key = chosen_gate[best]
         b.gate = tables[best][gate_key]["center"]
         b.results = {
@@ -287,6 +301,8 @@ class PeopleBuild:
         self.tick(f"{b.task}_oof")
         train = b.split.development
         images, labels = b.split.people.images[train], b.split.labels[train]
+        b.chosen = chosen
+        b.results["choice"]["recipes"] = [asdict(r) for r in chosen]
         b.models = [train_member(r, images, labels) for r in chosen]
         self.tick(f"{b.task}_final")
         return b
@@ -385,15 +401,7 @@ class PeopleBuild:
         for f in range(FOLDS):
             out = self.cfg.work / "folds" / f"f{f}"
             for b in builds:
-                seeds_used = range(b.results["members"])
-                if b.results["choice"]["chosen"].startswith("member"):
-                    seeds_used = [int(b.results["choice"]["chosen"][-1])]
-                recipe = self.cfg.eye_recipe if b.task == "eyes" else self.cfg.yawn_recipe
-                models = [
-                    self.fold_models[(b.task, recipe.seed + k)][f]
-                    for k in seeds_used
-                    if (b.task, recipe.seed + k) in self.fold_models
-                ]
+                models = [self.fold_models[r][f] for r in b.chosen if r in self.fold_models]
                 if models:  # OOF predictions cached without their fold models: none to run
                     self.export(b, out, models, force=True)
             from drowsy.inference.ensemble import DEFAULT_MODELS_DIR
@@ -410,9 +418,26 @@ class PeopleBuild:
             for b in builds[:1]
         }
 
+    def fill_oof_in_parallel(self, tasks: tuple[str, ...]) -> None:
+        """Every missing OOF cache of ``tasks``, ``workers`` recipes at a time, one torch
+        thread each (small networks on a CPU train faster side by side than on two threads
+        each); the choices then read the caches."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        jobs = [r for t in tasks for r in self.recipes(t)]
+        jobs.sort(key=lambda r: -r.steps * ARCHS[r.arch].input_size ** 2)  # longest first
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(self.cfg.workers, mp_context=ctx) as pool:
+            for done in pool.map(_fill_oof, [self.cfg] * len(jobs), jobs):
+                log.info("OOF cached: %s", done)
+
     def run(self) -> dict:
         people = with_occluded_mouths(load_people(self.cfg.data, self.cfg.work / "crops"))
         self.tick("crops")
+        tasks = (self.cfg.oof_only,) if self.cfg.oof_only else ("eyes", "yawn")
+        if self.cfg.workers > 1:
+            self.fill_oof_in_parallel(tasks)
         if self.cfg.oof_only:
             self.members(self.cfg.oof_only, task_split(people, self.cfg.oof_only))
             self.tick("total")
@@ -433,6 +458,28 @@ class PeopleBuild:
         self.cfg.out.mkdir(parents=True, exist_ok=True)
         (self.cfg.out / "people_results.json").write_text(json.dumps(self.results, indent=2) + "\n")
         return self.results
+
+
+def cheapest_within_tie(scores: dict[str, float], groups: dict[str, list[MemberRecipe]]) -> str:
+    """The rule of docs/PROTOCOL.md: the best candidate, or the cheapest of those within TIE
+    of it (cost: pixels the members see per crop, ~ the ms a frame of bench_models.py)."""
+    top = max(scores.values())
+    near = [k for k, v in scores.items() if v >= top - TIE]
+
+    def cost(k: str) -> int:
+        return sum(ARCHS[r.arch].input_size ** 2 for r in groups[k])
+
+    return min(near, key=lambda k: (cost(k), -scores[k]))
+
+
+def _fill_oof(cfg: PeopleBuildConfig, recipe: MemberRecipe) -> str:
+    """A worker process: one recipe's OOF predictions into ``work/`` (cached)."""
+    import torch
+
+    torch.set_num_threads(1)
+    people = with_occluded_mouths(load_people(cfg.data, cfg.work / "crops"))
+    PeopleBuild(cfg).oof(recipe, task_split(people, recipe.task))
+    return f"{recipe.task} {recipe.arch} seed {recipe.seed}"
 
 
 def build_people_models(cfg: PeopleBuildConfig) -> dict:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QSettings, Qt, QThread, QTimer
-from PyQt6.QtGui import QAction, QColor, QImage, QPixmap
+from PyQt6.QtGui import QAction, QColor, QFontMetrics, QImage, QPixmap
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
     QMenu,
     QMenuBar,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSplitter,
     QStatusBar,
@@ -33,14 +34,17 @@ from drowsy.alerts.board import ActiveAlertBoard
 from drowsy.alerts.reasons import reason
 from drowsy.contracts import AlertAction, AlertLevel
 from drowsy.gui.alarm import Alarm
+from drowsy.gui.banner import AlertBanner
 from drowsy.gui.logview import LogView
 from drowsy.gui.settings_dialog import SettingsDialog
 from drowsy.gui.worker import PipelineWorker
 from drowsy.overlays import OverlayOptions, draw
 from drowsy.pipeline import FrameResult
 from drowsy.settings import Settings
+from drowsy.vision.pose import camera_rotated
 
 WINDOW_S = 60.0
+PLOT_MIN_HEIGHT = 92
 INDICATOR_STYLES = {
     "ok": "color:#1b5e20;",
     "warn": "background:#d98c00; color:white;",
@@ -103,8 +107,10 @@ class Plots(pg.GraphicsLayoutWidget):
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.getAxis("left").setWidth(44)
-            plot.setMinimumHeight(100)
+            plot.setMinimumHeight(PLOT_MIN_HEIGHT)
             self.plots[name] = plot
+        # the splitter must not squeeze the plots below readable: the video gives way first
+        self.setMinimumHeight(len(titles) * PLOT_MIN_HEIGHT + 40)
         self.plots["eyes"].setYRange(-0.06, 1.06, padding=0)
         self.plots["temporal"].setYRange(-0.06, 1.06, padding=0)
         self.plots["head"].setYRange(-48, 48, padding=0)
@@ -266,16 +272,16 @@ class MonitorWindow(QMainWindow):
         self.log_timer.timeout.connect(self._refresh_open_log)
         self.log_timer.start(2000)
 
-        self.banner = QLabel("no alerts")
-        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.banner.setStyleSheet("background:#e0e0e0; font-size:18px; padding:8px;")
+        self.banner = AlertBanner()
         self.ack = QPushButton("Acknowledge")
         self.ack.clicked.connect(self._acknowledge)
         banner_row = QHBoxLayout()
         banner_row.addWidget(self.banner, 1)
         banner_row.addWidget(self.ack)
+        # one line however long the fault: it must not push the plots off a small screen;
+        # the whole text is its tooltip and in the log view's status
         self.fault_label = QLabel("")
-        self.fault_label.setWordWrap(True)
+        self.fault_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.fault_label.setStyleSheet(
             "background:#b71c1c; color:white; font-size:15px; font-weight:bold; padding:6px;"
         )
@@ -283,7 +289,7 @@ class MonitorWindow(QMainWindow):
 
         self.video = QLabel("starting...")
         self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.video.setMinimumSize(320, 240)
+        self.video.setMinimumSize(320, 200)
         self.video.setStyleSheet("background:#111; color:#ddd;")
 
         self.indicators: dict[str, QLabel] = {}
@@ -479,19 +485,19 @@ class MonitorWindow(QMainWindow):
     def _show_board(self) -> None:
         top = self.board.top
         if top is None:
-            self.banner.setText(
+            self.banner.show_message(
                 f"no alert active{' - last: ' + self.last_ended if self.last_ended else ''}"
             )
-            self.banner.setStyleSheet("background:#e0e0e0; font-size:18px; padding:8px;")
         else:
             more = len(self.board.active) - 1
             extra = f"  (+{more} more active)" if more else ""
             kind = top.kind.replace("_", " ")
             why = reason(top, self.settings.alerts)
-            self.banner.setText(f"{top.level.upper()}: {kind} - {why}{extra}")
-            self.banner.setStyleSheet(
-                f"background:{LEVEL_COLOURS[top.level]}; color:white; font-size:20px;"
-                " font-weight:bold; padding:8px;"
+            self.banner.show_alert(
+                top.level,
+                f"{kind} - {why}{extra}",
+                LEVEL_COLOURS[top.level],
+                flash=top.level == AlertLevel.CRITICAL and self.board.alarm_level is not None,
             )
         level = self.board.alarm_level
         if level != self._alarm_level:
@@ -514,10 +520,7 @@ class MonitorWindow(QMainWindow):
     def _on_open_failed(self, text: str) -> None:
         self.open_error = text
         self.video.setText(f"cannot open the source\n{text}")
-        self.banner.setText(f"NOT MONITORING: {text}")
-        self.banner.setStyleSheet(
-            "background:#b71c1c; color:white; font-size:18px; font-weight:bold; padding:8px;"
-        )
+        self.banner.show_message(f"NOT MONITORING: {text}", colour="#b71c1c")
 
     def _indicate(self, name: str, text: str, state: str) -> None:
         """A state in words and colour (never colour alone), big enough at arm's length."""
@@ -532,13 +535,16 @@ class MonitorWindow(QMainWindow):
         self.source_problem = text or None
 
     def _on_fault(self, text: str) -> None:
-        self.fault_label.setText(text)
+        metrics = QFontMetrics(self.fault_label.font())
+        width = max(200, self.width() - 40)
+        self.fault_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
+        self.fault_label.setToolTip(text)
         self.fault_label.setVisible(bool(text))
 
     def _on_status(self, text: str) -> None:
         self.status_bar.showMessage(text, 10000)
         if self.board.top is None:
-            self.banner.setText(text)
+            self.banner.show_message(text)
 
     def _on_failed(self, text: str) -> None:
         self.status_bar.showMessage(f"error: {text}", 15000)
@@ -555,8 +561,8 @@ class MonitorWindow(QMainWindow):
         self.info = info
 
     def _on_finished(self, summary: dict) -> None:
-        if summary:
-            self.banner.setText(
+        if summary and self.board.top is None:  # an alert still in force keeps the banner
+            self.banner.show_message(
                 f"session {summary.get('session')} ended: {summary.get('frames')} frames, "
                 f"{summary.get('alerts')} alerts"
             )
@@ -632,11 +638,13 @@ class MonitorWindow(QMainWindow):
         else:
             yawning = s.yawn >= sig.yawn_threshold
             self._indicate("mouth", "YAWN" if yawning else "normal", "warn" if yawning else "ok")
-        self._indicate(
-            "head",
-            "-" if s.yaw is None else f"yaw {s.yaw:+.0f}  pitch {s.pitch:+.0f}  roll {s.roll:+.0f}",
-            "unknown" if s.yaw is None else "ok",
-        )
+        if s.yaw is None:
+            self._indicate("head", "-", "unknown")
+        elif camera_rotated(s.roll):
+            self._indicate("head", f"roll {s.roll:+.0f}: camera rotated?", "warn")
+        else:
+            pose = f"yaw {s.yaw:+.0f}  pitch {s.pitch:+.0f}  roll {s.roll:+.0f}"
+            self._indicate("head", pose, "ok")
         self._indicate(
             "attention",
             {True: "on road", False: "OFF ROAD", None: "unknown"}[s.on_road],

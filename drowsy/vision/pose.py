@@ -116,3 +116,13 @@ def estimate_gaze(landmarks: np.ndarray, pose: HeadPose, eye_weight: float = 1.0
         eye_yaw=eye_yaw,
         eye_pitch=eye_pitch,
     )
+
+
+# Drivers tilt their heads by tens of degrees at most; a face rolled further than this for
+# most of a recording means the camera (or the video's stored orientation) is sideways.
+CAMERA_ROTATED_ROLL_DEG = 60.0
+
+
+def camera_rotated(roll: float | None) -> bool:
+    """True when a face's roll says the image is sideways or upside down, not the head."""
+    return roll is not None and abs(roll) > CAMERA_ROTATED_ROLL_DEG

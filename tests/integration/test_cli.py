@@ -317,3 +317,42 @@ def test_log_list_into_a_closed_pipe_ends_quietly(tmp_path):
     result = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120)
     assert len(result.stdout.splitlines()) == 1
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
+def test_a_phone_video_is_analysed_upright_and_a_sideways_camera_is_named(tmp_path, face_video):
+    """Before: a phone video with a 90-degree display rotation was analysed sideways (median
+    head roll 92 degrees) and nothing said why."""
+    import cv2
+
+    from tests.helpers import phone_video, video_frames, write_video
+
+    upright = video_frames(face_video, limit=90)  # 9 s: blinks, no closure
+    phone = phone_video(tmp_path / "phone.mp4", upright)
+    sideways = write_video(
+        tmp_path / "sideways.avi", [cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE) for f in upright], 10
+    )
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "analyze",
+                str(phone),
+                str(sideways),
+                "--out",
+                str(out),
+                "--log",
+                str(tmp_path / "l.db"),
+            ]
+        )
+        == 0
+    )
+    s_phone = json.loads((out / "phone" / "summary.json").read_text())
+    rolls = [
+        float(r["roll"]) for r in csv.DictReader((out / "phone" / "frames.csv").open()) if r["roll"]
+    ]
+    assert s_phone["source_rotation_deg"] == 90
+    assert sorted(rolls)[len(rolls) // 2] == pytest.approx(0, abs=15)
+    assert not any("camera rotated" in w for w in s_phone["warnings"])
+    s_side = json.loads((out / "sideways" / "summary.json").read_text())
+    assert any("camera rotated?" in w for w in s_side["warnings"])
+    assert s_side["alerts_by_kind"] == {}

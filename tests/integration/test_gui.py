@@ -324,3 +324,45 @@ def test_banner_and_alarm_follow_the_most_severe_alert_in_force(qtbot, gui_setti
     window._acknowledge()
     assert window._alarm_level is None and "CRITICAL" in window.banner.text()
     window.close()
+
+
+def test_a_critical_alert_and_a_log_fault_fit_a_1024x768_screen(qtbot, gui_settings, face_video):
+    """Before: the centred banner text was cut at both ends ("ICAL: drowsy temporal - ...")
+    and the red log-error bar pushed the plots off the screen."""
+    from PyQt6.QtCore import QPoint, QRect
+
+    from drowsy.contracts import Alert, AlertAction, AlertKind, AlertLevel, AlertUpdate
+
+    window = MonitorWindow(gui_settings, str(face_video))
+    qtbot.addWidget(window)
+    window.stop()
+    qtbot.waitUntil(lambda: window.worker_thread is None or window.worker_thread.isFinished())
+    window.resize(1024, 740)
+    window.show()
+    qtbot.waitExposed(window)
+    alert = Alert(
+        7, AlertKind.DROWSY_TEMPORAL, AlertLevel.CRITICAL, 20.9, 0, peak={"drowsiness": 0.98}
+    )
+    window._on_alert_updates([AlertUpdate(AlertAction.RAISED, alert)])
+    window._on_fault(
+        "alert log: disk full (No space left on device) at /var/lib/drowsy/log.sqlite; 47"
+        " changes kept in memory, retrying every 5 s; monitoring continues" * 2
+    )
+    qtbot.wait(50)
+    banner = window.banner
+    assert banner.text().startswith("CRITICAL: drowsy temporal")
+    level = banner.level
+    assert level.text() == "CRITICAL"
+    assert level.width() >= level.sizeHint().width()  # the level word is never cut
+    assert level.mapTo(window, QPoint(0, 0)).x() >= 0
+    assert banner.flashing  # unacknowledged critical
+    inside = QRect(0, 0, window.width(), window.height())
+    for w in (banner, window.fault_label, window.plots):
+        rect = QRect(w.mapTo(window, QPoint(0, 0)), w.size())
+        assert w.isVisible() and inside.contains(rect), (w, rect, inside)
+    for plot in window.plots.plots.values():  # all three plots drawn whole, readable
+        assert plot.sceneBoundingRect().bottom() <= window.plots.height() + 1
+        assert plot.height() >= 90
+    window._acknowledge()
+    assert not banner.flashing and banner.text().startswith("CRITICAL")
+    window.close()

@@ -145,6 +145,7 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
         members=2,
         eye_recipe=replace(person_build.EYE_RECIPE, **tiny),
         yawn_recipe=replace(person_build.YAWN_RECIPE, **tiny),
+        eye_extra=tuple(replace(r, **tiny) for r in person_build.EYE_EXTRA),
     )
     results = person_build.build_people_models(cfg)
     write_people_cards(results, cfg.out)
@@ -160,5 +161,31 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
         assert not people & set(results[task]["oof"]["ensemble"]["by_person"])
         for f in range(5):
             Ensemble(cfg.work / "folds" / f"f{f}" / task)
+    assert "cnn_t48_seed0" in results["eyes"]["choice"]["scores"]
     again = person_build.build_people_models(replace(cfg, force=True))  # resumes from work/
     assert again["eyes"]["choice"] == results["eyes"]["choice"]
+
+
+def test_the_choice_takes_the_cheapest_candidate_within_the_tie():
+    from training.person_build import EYE_EXTRA, EYE_RECIPE, cheapest_within_tie
+
+    groups = {
+        "member0": [EYE_RECIPE],
+        "ensemble": [EYE_RECIPE] * 3,
+        "cnn_t48_seed0": list(EYE_EXTRA),
+    }
+    # the ensemble is best, the 48 px member within the tie: the 48 px member costs less
+    assert (
+        cheapest_within_tie({"member0": 0.90, "ensemble": 0.94, "cnn_t48_seed0": 0.937}, groups)
+        == "cnn_t48_seed0"
+    )
+    # a 32 px member within the tie beats both
+    assert (
+        cheapest_within_tie({"member0": 0.936, "ensemble": 0.94, "cnn_t48_seed0": 0.938}, groups)
+        == "member0"
+    )
+    # outside the tie the best wins whatever it costs
+    assert (
+        cheapest_within_tie({"member0": 0.92, "ensemble": 0.94, "cnn_t48_seed0": 0.93}, groups)
+        == "ensemble"
+    )

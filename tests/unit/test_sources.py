@@ -152,3 +152,17 @@ def test_implausible_container_rate_falls_back_to_nominal_timing(tmp_path):
         assert src.stats.warnings and "implausible" in src.stats.warnings[0]
     assert times[-1] == pytest.approx(44 / 30.0)  # 30 fps nominal, not 4.4e10 s
     assert all(b > a for a, b in itertools.pairwise(times))
+
+
+def test_a_phone_video_is_read_upright_as_players_show_it(tmp_path):
+    """Before: frames came out as stored (sideways); the rotation metadata was ignored."""
+    from tests.helpers import phone_video
+
+    upright = np.zeros((48, 64, 3), np.uint8)
+    upright[:10, :20] = 255  # a bright patch top left when upright
+    src = VideoFileSource(phone_video(tmp_path / "phone.mp4", [upright] * 5))
+    frames = [f.image for f in src]
+    assert src.stats.rotation_deg == 90
+    assert frames[0].shape == (48, 64, 3)
+    bright = np.argwhere(frames[0][:, :, 0] > 128).mean(axis=0)
+    assert bright[0] < 12 and bright[1] < 24  # still top left
