@@ -21,7 +21,7 @@ from pathlib import Path
 from drowsy.contracts import Alert, AlertKind
 from drowsy.errors import LogError, UserError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Version 2: who owns a running session (host, pid and the process's start time, so a reused
 # pid is not mistaken for the owner), its status, and a heartbeat (wall clock and the last frame
 # time) from which a session whose process died is closed on the next open.
@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     start_frame INTEGER NOT NULL,
     raised_at TEXT NOT NULL,
     peak_json TEXT NOT NULL,
-    evidence_json TEXT NOT NULL
+    evidence_json TEXT NOT NULL,
+    levels_json TEXT
 );
 CREATE TABLE IF NOT EXISTS alert_images (
     alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
@@ -209,14 +210,17 @@ class AlertLog:
         self.recovered = self.recover()
 
     def _migrate(self) -> None:
-        """Version 1 logs gain the session ownership columns (old rows: status unknown)."""
+        """Version 1 logs gain the session ownership columns (old rows: status unknown);
+        version 1-2 logs gain the alerts' level times (old rows: none)."""
         have = {r[1] for r in self._db.execute("PRAGMA table_info(sessions)")}
         missing = {c: t for c, t in _SESSION_COLUMNS_V2.items() if c not in have}
-        if not missing:
-            return
         statements = "".join(
             f"ALTER TABLE sessions ADD COLUMN {c} {t};" for c, t in missing.items()
         )
+        if "levels_json" not in {r[1] for r in self._db.execute("PRAGMA table_info(alerts)")}:
+            statements += "ALTER TABLE alerts ADD COLUMN levels_json TEXT;"
+        if not statements:
+            return
         self._db.executescript(
             f"BEGIN;{statements}UPDATE sessions SET status='finished' WHERE ended_at IS NOT NULL;"
             f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
@@ -325,17 +329,19 @@ class AlertLog:
             None if alert.end_s is None else alert.duration_s(),
             json.dumps(alert.peak),
             json.dumps(alert.evidence),
+            json.dumps(alert.levels),
         )
         if log_id is None:
             cur = self._write(
                 "INSERT INTO alerts (session_id, kind, start_s, start_frame, raised_at, level,"
-                " end_s, duration_s, peak_json, evidence_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " end_s, duration_s, peak_json, evidence_json, levels_json)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (session_id, str(alert.kind), alert.start_s, alert.start_frame, _now(), *values),
             )
             return _row_id(cur)
         self._write(
-            "UPDATE alerts SET level=?, end_s=?, duration_s=?, peak_json=?, evidence_json=?"
-            " WHERE id=?",
+            "UPDATE alerts SET level=?, end_s=?, duration_s=?, peak_json=?, evidence_json=?,"
+            " levels_json=? WHERE id=?",
             (*values, log_id),
         )
         return log_id
@@ -404,6 +410,7 @@ class AlertLog:
 def _decode(row: dict) -> dict:
     row["peak"] = json.loads(row.pop("peak_json"))
     row["evidence"] = json.loads(row.pop("evidence_json"))
+    row["levels"] = json.loads(row.pop("levels_json", None) or "{}")
     return row
 
 
@@ -420,6 +427,7 @@ EXPORT_COLUMNS = (
     "raised_at",
     "peak",
     "evidence",
+    "levels",
 )
 
 
@@ -434,5 +442,6 @@ def export_alerts(rows: Iterable[dict], fmt: str) -> str:
     writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({**r, "peak": json.dumps(r["peak"]), "evidence": json.dumps(r["evidence"])})
+        as_json = {k: json.dumps(r[k]) for k in ("peak", "evidence", "levels")}
+        writer.writerow({**r, **as_json})
     return buf.getvalue()

@@ -199,6 +199,14 @@ class Alert:
     end_s: float | None = None
     peak: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, object] = field(default_factory=dict)
+    # when each level it reached began (s, media time): "warning" at the raise, "critical" at
+    # the escalation; a log written before version 3 has none
+    levels: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def level_start_s(self) -> float:
+        """When the current level began (the start for an alert that never escalated)."""
+        return self.levels.get(str(self.level), self.start_s)
 
     @property
     def active(self) -> bool:
@@ -219,6 +227,7 @@ class Alert:
             "start_frame": self.start_frame,
             "peak": self.peak,
             "evidence": self.evidence,
+            "levels": self.levels,
         }
 
 

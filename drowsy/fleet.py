@@ -170,6 +170,7 @@ def import_into_log(log: AlertLog, result: FleetResult) -> int:
             end_s=a.get("end_s"),
             peak=a.get("peak", {}),
             evidence=a.get("evidence", {}),
+            levels=a.get("levels", {}),
         )
         alert_id = log.record(sid, alert)
         for rel in a.get("images", []):

@@ -42,7 +42,10 @@ class ConsoleListener(SessionListener):
             if u.action is AlertAction.RAISED:
                 self._print(f"[{a.start_s:7.2f}s] ALERT {a.level.upper():8} {a.kind}  {a.peak}")
             elif u.action is AlertAction.ESCALATED:
-                self._print(f"[{a.start_s:7.2f}s] ESCALATED to {a.level.upper():8} {a.kind}")
+                self._print(
+                    f"[{a.level_start_s:7.2f}s] ESCALATED to {a.level.upper():8} {a.kind}"
+                    f"  (raised at {a.start_s:.2f}s)"
+                )
             else:
                 closure = a.evidence.get("closure_s")
                 what = f"eyes closed {closure:.2f} s" if closure else f"{a.duration_s():.1f} s"

@@ -190,6 +190,7 @@ class AlertEngine:
             start_frame=self._last_index,
             peak={k: round(v, 4) for k, v in peak.items()},
             evidence=dict(evidence),
+            levels={str(LEVELS[kind][0]): round(t, 3)},
         )
         self.active[kind] = alert
         self._level_since[kind] = t
@@ -209,6 +210,7 @@ class AlertEngine:
             and t - self._level_since[kind] >= self.rules.escalate_after_s
         ):
             alert.level = alert.level.raised()
+            alert.levels[str(alert.level)] = round(t, 3)
             self._level_since[kind] = t
             return AlertUpdate(AlertAction.ESCALATED, alert)
         return None
@@ -407,6 +409,7 @@ class AlertEngine:
             alert = self.active.get(AlertKind.DROWSY_PERCLOS)
             if alert and p >= self.rules.perclos_critical and alert.level != AlertLevel.CRITICAL:
                 alert.level = AlertLevel.CRITICAL
+                alert.levels[str(alert.level)] = round(t, 3)
                 self._level_since[AlertKind.DROWSY_PERCLOS] = t
                 out.append(AlertUpdate(AlertAction.ESCALATED, alert))
             return out

@@ -102,6 +102,11 @@ def test_long_distraction_fires_at_three_seconds_and_escalates(settings):
     assert [u.alert.kind for u in escalations] == [AlertKind.LONG_DISTRACTION]
     assert ld.level is AlertLevel.CRITICAL
     assert ld.end_s == pytest.approx(10.0, abs=0.05)
+    # each level's start is kept: the escalation came escalate_after_s after the raise
+    assert ld.levels["warning"] == pytest.approx(ld.start_s)
+    after = settings.alerts.escalate_after_s
+    assert ld.levels["critical"] == pytest.approx(ld.start_s + after, abs=0.05)
+    assert ld.level_start_s == ld.levels["critical"]
 
 
 def test_short_glance_raises_nothing(settings):
@@ -211,3 +216,21 @@ def test_condition_reports_end_at_first_false_time():
     assert c.update(1.2, False) is None
     assert c.update(1.31, False) == (0.0, 1.0)
     assert not c.holding
+
+
+def test_the_console_prints_an_escalation_at_the_time_it_happened():
+    """Before: `drowsy run` printed "[20.93s] ESCALATED" for an escalation at 25.9 s."""
+    import io
+
+    from drowsy.alerts.board import ActiveAlertBoard
+    from drowsy.contracts import Alert, AlertUpdate
+    from drowsy.live import ConsoleListener
+
+    out = io.StringIO()
+    alert = Alert(1, AlertKind.DROWSY_TEMPORAL, AlertLevel.CRITICAL, 20.93, 209)
+    alert.levels = {"warning": 20.93, "critical": 25.9}
+    board = ActiveAlertBoard()
+    updates = [AlertUpdate(AlertAction.ESCALATED, alert)]
+    ConsoleListener(out).alerts(updates, board.apply(updates), board)
+    assert out.getvalue().startswith("[  25.90s] ESCALATED to CRITICAL")
+    assert "raised at 20.93s" in out.getvalue()

@@ -151,4 +151,22 @@ def test_version_1_logs_are_migrated(tmp_path):
     with AlertLog(path) as log:
         status = {s["id"]: s["status"] for s in log.sessions()}
         assert log.recovered == [2]  # no owner recorded: its process cannot be running
+        alert = make_alert(1)
+        alert.levels = {"warning": 1.0, "critical": 6.0}
+        assert log.alert(log.record(1, alert))["levels"] == {"warning": 1.0, "critical": 6.0}
     assert status == {1: "finished", 2: "interrupted"}
+
+
+def test_the_time_each_level_began_is_logged_and_exported(tmp_path):
+    """Before: the log kept the level but not when an escalation happened."""
+    with AlertLog(tmp_path / "log.sqlite") as log:
+        session = log.start_session("v.mp4", {}, {})
+        alert = make_alert(1, start=20.93)
+        alert.levels = {"warning": 20.93}
+        row = log.record(session, alert)
+        alert.level, alert.levels["critical"] = AlertLevel.CRITICAL, 25.9
+        log.record(session, alert, row)
+        got = log.alert(row)
+        assert got["levels"] == {"warning": 20.93, "critical": 25.9}
+        exported = export_alerts(log.alerts(AlertFilter()), "csv")
+    assert '"{""warning"": 20.93, ""critical"": 25.9}"' in exported
