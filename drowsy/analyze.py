@@ -54,6 +54,10 @@ def prepare_out_dir(path: Path) -> Path:
     return path
 
 
+# what a finished analysis leaves in its folder (alert images too, when there are alerts)
+OUTPUTS = ("frames.csv", "events.json", "summary.json", "report.html")
+
+
 def _write_json(path: Path, data: object) -> None:
     write_text_atomic(path, json.dumps(data, indent=2))
 
@@ -65,12 +69,15 @@ def file_sha256(path: Path) -> str:
 
 
 def already_done(path: Path, out_dir: Path) -> bool:
-    """A finished (not interrupted) analysis of this very file is in ``out_dir``."""
+    """A finished (not interrupted) analysis of this very file is in ``out_dir``, with every
+    output written (``"complete"``: set in summary.json after the last file)."""
     try:
         summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    if summary.get("interrupted", True):
+    if summary.get("interrupted", True) or not summary.get("complete", False):
+        return False
+    if not all((out_dir / name).is_file() for name in OUTPUTS):
         return False
     return summary.get("source_sha256") == file_sha256(path)
 
@@ -127,10 +134,17 @@ def analyze_video(
             out_dir / "events.json",
             {"source": str(path), "alerts": alerts, "episodes": session.episodes_dicts()},
         )
-        _write_json(out_dir / "summary.json", summary)
+        # summary.json first (the report reads it), marked complete only once the report is
+        # written too: a disk that fills on the way leaves a folder --skip-done re-runs
+        _write_json(out_dir / "summary.json", summary | {"complete": False})
         write_report(out_dir)
+        summary["complete"] = True
+        _write_json(out_dir / "summary.json", summary)
         if result.log_failure:
-            raise UserError(f"{path.name}: analysed, but {result.log_failure}")
+            raise UserError(
+                f"{path.name}: analysed (every alert is in {out_dir / 'events.json'}), but the"
+                f" alert log failed: {result.log_failure}"
+            )
     return summary
 
 

@@ -718,7 +718,7 @@ class Session:
         try:
             if self.sink is not None:
                 self.sink.retry()
-                s.log_failure = self.sink.failure
+                s.log_failure = self.sink.final_failure()
                 if self.sink.session_id is not None:
                     self.alert_log.end_session(  # type: ignore[union-attr]
                         self.sink.session_id, s.to_dict(), interrupted=s.interrupted

@@ -159,6 +159,7 @@ class LogSink:
         self.pending: deque[_Pending] = deque()
         self._ended: set[int] = set()  # uids whose row id can be forgotten once written
         self.failure: str | None = None
+        self._error: str | None = None
         self.dropped_images = 0
 
     def handle(
@@ -191,12 +192,22 @@ class LogSink:
             self.pending.remove(image)
             self.dropped_images += 1
 
+    def final_failure(self) -> str | None:
+        """At the end of a session (no more retries): what was not logged, or None."""
+        if self.failure is None:
+            return None
+        alerts = {p.uid for p in self.pending if p.alert is not None}
+        if self.session_id is None:
+            return f"{self._error}; the session and its alerts were not logged"
+        return f"{self._error}; {len(alerts)} alert{'s' if len(alerts) != 1 else ''} not logged"
+
     def retry(self) -> bool:
         """Write what is queued, in order; True when nothing is left."""
         if self.session_id is None and self._start_session is not None:
             try:
                 self.session_id = self._start_session()
             except LogError as exc:
+                self._error = str(exc)
                 self.failure = f"{exc}; alerts are shown but not yet logged, retrying"
                 return False
         while self.pending and self.session_id is not None:
@@ -209,10 +220,11 @@ class LogSink:
                     self.log.add_image(self.ids[item.uid], item.role, item.png)
             except LogError as exc:
                 n = len(self.pending)
+                self._error = str(exc)
                 self.failure = f"{exc}; {n} change{'s' if n != 1 else ''} kept in memory, retrying"
                 return False
             self.pending.popleft()
-        self.failure = None
+        self.failure = self._error = None
         for uid in self._ended:  # a long session keeps flat memory
             self.ids.pop(uid, None)
         self._ended.clear()

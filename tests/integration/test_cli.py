@@ -356,3 +356,30 @@ def test_a_phone_video_is_analysed_upright_and_a_sideways_camera_is_named(tmp_pa
     s_side = json.loads((out / "sideways" / "summary.json").read_text())
     assert any("camera rotated?" in w for w in s_side["warnings"])
     assert s_side["alerts_by_kind"] == {}
+
+
+def test_a_folder_left_half_written_by_a_full_disk_is_analysed_again(
+    tmp_path, no_face_video, monkeypatch, capsys
+):
+    """Before: the disk filled while report.html was written; summary.json said
+    "interrupted": false and --skip-done skipped the folder for ever (no report)."""
+    from drowsy import analyze
+    from drowsy.errors import UserError
+
+    def full(folder):  # what write_text_atomic raises when the disk is full
+        raise UserError(f"cannot write {folder / 'report.html'}: No space left on device")
+
+    out, log = tmp_path / "out", tmp_path / "l.db"
+    args = ["analyze", str(no_face_video), "--out", str(out), "--log", str(log), "--skip-done"]
+    monkeypatch.setattr(analyze, "write_report", full)
+    assert main(args) != 0
+    folder = out / no_face_video.stem
+    assert json.loads((folder / "summary.json").read_text())["complete"] is False
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(args) == 0
+    assert (folder / "report.html").is_file()
+    assert json.loads((folder / "summary.json").read_text())["complete"] is True
+    stamp = (folder / "report.html").stat().st_mtime_ns
+    assert main(args) == 0  # now it is done: skipped, nothing rewritten
+    assert (folder / "report.html").stat().st_mtime_ns == stamp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 
@@ -359,3 +360,29 @@ def test_run_ahead_keeps_order_raises_in_place_and_stops_its_thread_when_closed(
     assert ended.is_set()
     assert not any(t.name == "drowsy-test-stage" for t in threading.enumerate())
     assert len(produced) <= PREFETCH_FRAMES + 3
+
+
+def test_a_log_still_failing_at_the_end_says_what_was_not_logged(
+    face_video, tmp_path, capsys, monkeypatch
+):
+    """Before: `analyze --log` on a full disk ended with "47 changes kept in memory,
+    retrying" although nothing would retry: batch mode now says the alerts are in
+    events.json and were not logged."""
+    from drowsy import analyze
+    from drowsy.cli import main
+
+    real = analyze.AlertLog
+    analyze.AlertLog = FailingLog
+    try:
+        out = tmp_path / "out"
+        code = main(
+            ["analyze", str(face_video), "--out", str(out), "--log", str(tmp_path / "l.db")]
+        )
+    finally:
+        analyze.AlertLog = real
+    err = capsys.readouterr().err
+    assert code != 0
+    line = next(x for x in err.splitlines() if x.startswith("error:"))
+    assert "events.json" in line and "1 alert not logged" in line and "retrying" not in line
+    events = json.loads((out / face_video.stem / "events.json").read_text())
+    assert [a["kind"] for a in events["alerts"]] == ["microsleep"]
