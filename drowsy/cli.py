@@ -16,6 +16,9 @@ import platformdirs
 from drowsy import __version__
 from drowsy.errors import UserError
 
+# below this share of images (frames) with a face, `evaluate` measures the face finder
+MIN_FACE_FOUND_RATE = 0.5
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
@@ -105,18 +108,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dirs", nargs="+", type=Path, help="a video's folder in analyze's --out")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
-    p = sub.add_parser("evaluate", help="measure on labelled data (eyes, yawn, blinks)")
-    p.add_argument("task", choices=("eyes", "yawn", "blinks"))
-    p.add_argument("dir", type=Path)
+    p = sub.add_parser(
+        "evaluate",
+        help="measure on labelled data (eyes, yawn, blinks)",
+        description="Measure the pipeline on labelled data beside a plain EAR/MAR baseline."
+        " eyes: DIR/open/ and DIR/closed/ with photos of whole faces (the face mesh cuts the"
+        " eye crops itself; eye close-ups find no face). yawn: DIR/no_yawn/ and DIR/yawn/ with"
+        " whole faces. blinks: videos (*.avi, *.mp4) each with a NAME.csv of per-frame labels"
+        f" (columns frame,closed). Fails when a face is found in fewer than"
+        f" {MIN_FACE_FOUND_RATE:.0%} of the images or frames: the numbers would not measure"
+        " the models.",
+    )
+    p.add_argument("task", choices=("eyes", "yawn", "blinks"), help="what DIR holds (see above)")
+    p.add_argument("dir", type=Path, help="the labelled folder")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _common(p)
 
     p = sub.add_parser("log", help="browse and export the alert log")
-    p.add_argument("action", choices=("list", "sessions", "show", "export"))
+    p.add_argument(
+        "action",
+        choices=("list", "sessions", "show", "export"),
+        help="list: one line per alert; sessions: one line per session; show ID: one alert"
+        " (with --images, --html); export: every matching alert as CSV or JSON",
+    )
     p.add_argument("id", nargs="?", type=int, help="alert id for 'show'")
-    p.add_argument("--session", type=int)
-    p.add_argument("--kind")
-    p.add_argument("--level", choices=("info", "warning", "critical"))
+    p.add_argument("--session", type=int, help="only this session's alerts (id from 'sessions')")
+    p.add_argument("--kind", help="only this alert kind, e.g. microsleep, yawn, long_distraction")
+    p.add_argument("--level", choices=("info", "warning", "critical"), help="only this level")
     p.add_argument("--since", help="ISO date or time (UTC), e.g. 2026-11-28 or 2026-11-28T10:00")
     p.add_argument("--until", help="ISO date or time (UTC)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -126,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("settings", help="show the effective settings or write the settings file")
-    p.add_argument("action", choices=("show", "path", "save"))
+    p.add_argument(
+        "action",
+        choices=("show", "path", "save"),
+        help="show: the effective settings as TOML; path: where the settings file is; save:"
+        " write the effective settings (with --set changes) to it",
+    )
     _common(p)
     return parser
 
@@ -221,6 +244,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         for key, value in report.items():
             print(f"{key}: {json.dumps(value)}")
+    rate = report.get("face_found_rate")
+    if rate is not None and rate < MIN_FACE_FOUND_RATE:
+        raise UserError(
+            f"a face was found in only {rate:.0%} of {args.dir}: these numbers do not measure"
+            f" the models. `evaluate {args.task}` expects whole faces (see --help)"
+        )
     return 0
 
 
@@ -234,7 +263,12 @@ def cmd_log(args: argparse.Namespace) -> int:
     # (recovery); a read-only file is still shown, such sessions marked "interrupted?".
     writable = path.exists() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
     with AlertLog(path, readonly=not writable) as db:
+        if args.html and args.action != "show":
+            raise UserError("--html writes one alert's page: use it with `log show ID`")
+        if args.images and args.action != "show":
+            raise UserError("--images saves one alert's images: use it with `log show ID`")
         if args.action == "sessions":
+            print(f"{'id':>5}  {'started (UTC)':<25}  {'ended':<25}  {'status':<12} alerts source")
             for s in db.sessions():
                 ended = s["ended_at"] or "-"
                 print(

@@ -37,11 +37,17 @@ def _class_images(root: Path, names: tuple[str, str]) -> list[tuple[Path, bool]]
         folder = root / name
         if not folder.is_dir():
             raise UserError(f"{root}: expected a folder {name}/ (and {'/ '.join(names)}/)")
-        items += [
-            (p, positive)
-            for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        ]
+        files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
+        items += [(p, positive) for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+        others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+        if others:
+            log.warning(
+                "%s: %d file%s not an image (e.g. %s), skipped",
+                folder,
+                len(others),
+                "s" if len(others) != 1 else "",
+                others[0].name,
+            )
     if not items:
         raise UserError(f"{root}: no images in {names[0]}/ or {names[1]}/")
     return items
@@ -162,6 +168,7 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
     ep_model: list[tuple[float, float]] = []
     ep_base: list[tuple[float, float]] = []
     alerts: Counter[str] = Counter()
+    faces = frames_seen = 0
     per_video = {}
     offset = 0.0  # videos are laid end to end on one time axis so episodes never mix
     for video in videos:
@@ -176,6 +183,7 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
         )
         result = session.run()
         alerts.update(result.alerts_by_kind)
+        faces, frames_seen = faces + result.face_frames, frames_seen + result.frames
         times, truth, model, base = frames.times, frames.truth, frames.model, frames.base
         episodes = [
             (e.start_s + offset, e.end_s + offset)
@@ -227,7 +235,11 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
         }
 
     report = block(all_model, ep_model)
-    report.update(alerts=dict(sorted(alerts.items())), videos=per_video)
+    report.update(
+        alerts=dict(sorted(alerts.items())),
+        face_found_rate=round(faces / frames_seen, 4) if frames_seen else 0.0,
+        videos=per_video,
+    )
     baseline: dict = block(all_base, ep_base)
     baseline["rule"] = f"EAR < {BASELINE_EAR_CLOSED}, every run of closed frames is a blink"
     report["baseline"] = baseline

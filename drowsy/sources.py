@@ -33,6 +33,7 @@ PLAUSIBLE_FPS = (0.5, 1000.0)
 MAX_CONTAINER_GAP_S = 30.0
 FALLBACK_FPS = 30.0
 
+MIN_USEFUL_SIDE_PX = 64  # below this no face the mesh can measure fits in a frame
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 
@@ -181,6 +182,14 @@ class VideoFileSource(FrameSource):
             raise SourceError(f"{self.path}: contains no decodable frames")
         self._first = first
         self._first_pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+        h, w = first.shape[:2]
+        if min(h, w) < MIN_USEFUL_SIDE_PX:
+            message = (
+                f"frames are {w}x{h} pixels: too small to find a face (at least"
+                f" {MIN_USEFUL_SIDE_PX} px a side; a face needs ~100 px)"
+            )
+            self.stats.warnings.append(message)
+            log.warning("%s: %s", self.path, message)
 
     def _distrust(self, why: str) -> None:
         """Stop trusting container timestamps: time frames by index at the nominal rate."""
@@ -303,12 +312,16 @@ class ImageFolderSource(FrameSource):
         self.name = str(self.folder)
         if not self.folder.is_dir():
             raise SourceError(f"{self.folder}: no such folder")
-        self.files = sorted(
-            p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-        )
+        files = sorted(p for p in self.folder.iterdir() if p.is_file())
+        self.files = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         if not self.files:
             kinds = ", ".join(sorted(IMAGE_SUFFIXES))
             raise SourceError(f"{self.folder}: no image files ({kinds})")
+        others = [p.name for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+        if others:  # said once, not silently dropped
+            message = f"{len(others)} file(s) that are not images skipped (e.g. {others[0]})"
+            self.stats.warnings.append(message)
+            log.warning("%s: %s", self.folder, message)
 
     @property
     def nominal_fps(self) -> float:

@@ -562,9 +562,10 @@ class MonitorWindow(QMainWindow):
 
     def _on_finished(self, summary: dict) -> None:
         if summary and self.board.top is None:  # an alert still in force keeps the banner
+            sid = summary.get("session")
+            name = "session (not logged)" if sid is None else f"session {sid}"
             self.banner.show_message(
-                f"session {summary.get('session')} ended: {summary.get('frames')} frames, "
-                f"{summary.get('alerts')} alerts"
+                f"{name} ended: {summary.get('frames')} frames, {summary.get('alerts')} alerts"
             )
         self.log_view.refresh()
 

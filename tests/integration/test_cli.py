@@ -383,3 +383,28 @@ def test_a_folder_left_half_written_by_a_full_disk_is_analysed_again(
     stamp = (folder / "report.html").stat().st_mtime_ns
     assert main(args) == 0  # now it is done: skipped, nothing rewritten
     assert (folder / "report.html").stat().st_mtime_ns == stamp
+
+
+def test_log_sessions_has_a_header_and_misplaced_show_options_are_errors(tmp_path, capsys):
+    """Before: `log sessions` printed bare rows; `log list --html x` ignored --html."""
+    from drowsy.alertlog import AlertLog
+
+    log = tmp_path / "l.db"
+    with AlertLog(log) as db:
+        db.start_session("cam.avi", {}, {})
+    assert main(["log", "sessions", "--log", str(log)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["id", "started"] and "cam.avi" in lines[1]
+    assert main(["log", "list", "--html", str(tmp_path / "a.html"), "--log", str(log)]) != 0
+    assert "use it with `log show ID`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["log", "--help"], ["settings", "--help"]])
+def test_every_argument_has_help(argv, capsys):
+    with pytest.raises(SystemExit):
+        main(argv)
+    text = " ".join(capsys.readouterr().out.split())
+    if argv[0] == "log":
+        assert "only this session's alerts" in text and "only this alert kind" in text
+    else:
+        assert "show: the effective settings" in text and "save: write" in text

@@ -99,3 +99,24 @@ def test_blinks_without_labels_is_an_error(tmp_path, face_video):
     (tmp_path / face_video.name).symlink_to(face_video)
     with pytest.raises(UserError, match="missing labels"):
         evaluate_blinks(tmp_path, GEOMETRIC)
+
+
+def test_a_folder_where_almost_no_face_is_found_fails_loudly(tmp_path, capsys, caplog):
+    """Before: `evaluate eyes` on eye close-ups found a face in 5 % and exited 0 silently."""
+    for label in ("open", "closed"):
+        (tmp_path / label).mkdir()
+        for k in range(3):
+            cv2.imwrite(str(tmp_path / label / f"{k}.png"), np.full((40, 60, 3), 90, np.uint8))
+    (tmp_path / "open" / "notes.txt").write_text("junk")
+    code = main(["evaluate", "eyes", str(tmp_path), "--set", 'runtime.estimator="geometric"'])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "face was found in only 0%" in err and "whole faces" in err
+    assert "1 file not an image (e.g. notes.txt), skipped" in caplog.text
+
+
+def test_evaluate_help_says_what_each_task_expects(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "whole faces" in text and "NAME.csv" in text

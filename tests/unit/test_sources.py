@@ -166,3 +166,21 @@ def test_a_phone_video_is_read_upright_as_players_show_it(tmp_path):
     assert frames[0].shape == (48, 64, 3)
     bright = np.argwhere(frames[0][:, :, 0] > 128).mean(axis=0)
     assert bright[0] < 12 and bright[1] < 24  # still top left
+
+
+def test_image_folder_says_which_files_are_not_images(tmp_path, caplog):
+    """Before: junk files in an image folder were dropped without a word."""
+    cv2.imwrite(str(tmp_path / "000.png"), blank_frames(1)[0])
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "Thumbs.db").write_bytes(b"x")
+    src = ImageFolderSource(tmp_path)
+    assert len(src.files) == 1
+    assert src.stats.warnings == ["2 file(s) that are not images skipped (e.g. Thumbs.db)"]
+
+
+def test_a_tiny_video_is_called_too_small(tmp_path):
+    """Before: a 1x1 video ran to the end with no face and no word why."""
+    video = write_video(tmp_path / "dot.avi", blank_frames(5, size=(8, 8)), fps=10)
+    src = VideoFileSource(video)
+    assert any("8x8 pixels: too small" in w for w in src.stats.warnings)
+    assert not VideoFileSource(write_video(tmp_path / "ok.avi", blank_frames(3))).stats.warnings
