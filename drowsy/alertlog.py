@@ -158,6 +158,17 @@ class AlertFilter:
                 parse_time_bound(bound, end=end)
 
 
+def _unwritable_reason(folder: Path) -> str | None:
+    """Why nothing can be written in ``folder`` ("read-only filesystem", "permission
+    denied"), or None when it looks writable."""
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "read-only filesystem; reading commands such as `drowsy log list` still work"
+    except OSError:
+        return None
+    return None if os.access(folder, os.W_OK) else "permission denied"
+
+
 def _row_id(cur: sqlite3.Cursor) -> int:
     """The id of the row an INSERT just wrote (sqlite3 types it Optional for other statements)."""
     if cur.lastrowid is None:
@@ -176,19 +187,45 @@ class AlertLog:
         try:
             if not readonly:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            uri = f"file:{self.path}?mode={'ro' if readonly else 'rwc'}"
-            self._db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise LogError(f"alert log {self.path}: cannot open ({exc})") from exc
-        self._db.row_factory = sqlite3.Row
-        try:
+            self._db = self._connect("ro" if readonly else "rwc")
             self._check_and_init(readonly)
+        except sqlite3.OperationalError as exc:
+            # a WAL log on a read-only filesystem (or in a folder we may not write) cannot
+            # even be read normally: SQLite wants its -shm file. Nobody can write it there,
+            # so reading it as immutable is safe
+            if not readonly or os.access(self.path.parent, os.W_OK):
+                self._close_quietly()
+                why = _unwritable_reason(self.path.parent) if not readonly else None
+                raise LogError(f"alert log {self.path}: cannot open ({why or exc})") from exc
+            self._close_quietly()
+            try:
+                self._db = self._connect("ro&immutable=1")
+                self._check_and_init(readonly)
+            except sqlite3.DatabaseError as again:
+                self._close_quietly()
+                raise LogError(
+                    f"alert log {self.path}: cannot be read on this read-only location ({again})"
+                ) from again
+        except OSError as exc:
+            raise LogError(f"alert log {self.path}: cannot open ({exc})") from exc
         except sqlite3.DatabaseError as exc:
-            self._db.close()
+            self._close_quietly()
             raise LogError(
                 f"alert log {self.path} is not a readable drowsy log ({exc}); it was left "
                 "untouched: move it aside or choose another file with --log"
             ) from exc
+
+    def _connect(self, mode: str) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            f"file:{self.path}?mode={mode}", uri=True, timeout=30.0, isolation_level=None
+        )
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _close_quietly(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
 
     def _check_and_init(self, readonly: bool) -> None:
         db = self._db

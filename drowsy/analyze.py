@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -170,25 +169,42 @@ def _calibration_dict(pipeline: Pipeline) -> dict:
     }
 
 
+def display_names(paths: list[Path], input_root: Path | None = None) -> list[str]:
+    """How each video is named to the user (console, index.html, the log): its path relative
+    to ``input_root``; without one, its file name, or, where several inputs share a file name,
+    the shortest path tail that tells them apart (``a/cam.avi``, ``b/cam.avi``). Never the
+    argument order."""
+    if input_root is not None:
+        root = input_root.resolve()
+        names = []
+        for p in paths:
+            try:
+                names.append(p.resolve().relative_to(root).as_posix())
+            except ValueError as exc:
+                raise UserError(f"{p} is not under the input root {input_root}") from exc
+        return names
+    full = [p.resolve().parts for p in paths]
+    if len(set(full)) < len(full):
+        twice = next(p for p, f in zip(paths, full, strict=True) if full.count(f) > 1)
+        raise UserError(f"{twice} is given twice")
+    names = []
+    for parts in full:
+        depth = 1
+        while sum(f[-depth:] == parts[-depth:] for f in full) > 1:
+            depth += 1
+        names.append("/".join(parts[-depth:]))
+    return names
+
+
 def output_dirs(paths: list[Path], out: Path, input_root: Path | None = None) -> list[Path]:
     """With ``input_root``: ``out/<path relative to it>`` (``a/cam.avi`` -> ``out/a/cam.avi``),
     so equal names in different folders never collide and a re-run finds its own results.
-    Without: ``out/<stem>``, with ``-2``, ``-3``... when two inputs share a stem."""
+    Without: ``out/<stem>``; inputs sharing a file name get the folders that tell them apart
+    joined with "-" (``a/cam.avi`` -> ``out/a-cam``), whatever order they are given in."""
+    names = display_names(paths, input_root)
     if input_root is not None:
-        root = input_root.resolve()
-        dirs = []
-        for p in paths:
-            try:
-                dirs.append(out / p.resolve().relative_to(root))
-            except ValueError as exc:
-                raise UserError(f"{p} is not under the input root {input_root}") from exc
-        return dirs
-    seen: Counter[str] = Counter()
-    dirs = []
-    for p in paths:
-        seen[p.stem] += 1
-        dirs.append(out / (p.stem if seen[p.stem] == 1 else f"{p.stem}-{seen[p.stem]}"))
-    return dirs
+        return [out / n for n in names]
+    return [out / "-".join([*Path(n).parts[:-1], Path(n).stem]) for n in names]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +251,7 @@ def analyze_many(
     dirs = output_dirs(paths, opts.out_dir, opts.input_root)
     stop = stop or StopFlag()
     results = _analyze_all(paths, dirs, opts, jobs, stop)
-    write_index(opts.out_dir, dirs)
+    write_index(opts.out_dir, dirs, display_names(paths, opts.input_root))
     return results
 
 

@@ -175,7 +175,7 @@ def _settings(args: argparse.Namespace):
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from drowsy.analyze import AnalyzeOptions, analyze_many
+    from drowsy.analyze import AnalyzeOptions, analyze_many, display_names
     from drowsy.session import StopFlag, exit_code, stop_on_signals
     from drowsy.settings import default_log_path
     from drowsy.sources import SourceOptions
@@ -194,26 +194,27 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         input_root=args.input_root,
         skip_done=args.skip_done,
     )
+    names = dict(zip(args.videos, display_names(args.videos, args.input_root), strict=True))
     with stop_on_signals(StopFlag()) as stop:
         results = analyze_many(args.videos, opts, args.jobs, stop)
     failed = 0
     for r in results:
-        s = r.summary
+        s, name = r.summary, names[r.path]
         if r.error:
             failed += 1
             print(f"error: {r.error}", file=sys.stderr)
         elif r.skipped:
             if not args.quiet:
-                print(f"{r.path}: already analysed, skipped")
+                print(f"{name}: already analysed, skipped")
         elif s is not None and s.get("interrupted"):
             print(
-                f"{r.path.name}: interrupted ({s.get('stop_reason')}) after {s['frames']} frames;"
+                f"{name}: interrupted ({s.get('stop_reason')}) after {s['frames']} frames;"
                 f" partial results in {args.out}",
                 file=sys.stderr,
             )
         elif not args.quiet and s is not None:
             print(
-                f"{r.path.name}: {s['frames']} frames, face {s['face_found_rate']:.0%},"
+                f"{name}: {s['frames']} frames, face {s['face_found_rate']:.0%},"
                 f" {_count(s['blinks'], 'blink')}, alerts {_kinds(s['alerts_by_kind'])},"
                 f" {s['processing_fps']} fps"
             )
@@ -281,7 +282,7 @@ def cmd_log(args: argparse.Namespace) -> int:
                 dur = "active" if a["duration_s"] is None else f"{a['duration_s']:.2f}s"
                 print(
                     f"{a['id']:>6}  s{a['session_id']:<4} {a['raised_at']}  {a['level']:<8}"
-                    f" {a['kind']:<20} t={a['start_s']:.2f}s {dur:>8}  {Path(a['source']).name}"
+                    f" {a['kind']:<20} t={a['start_s']:.2f}s {dur:>8}  {a['source']}"
                 )
             if not rows:
                 print("no alerts match", file=sys.stderr)
@@ -334,6 +335,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         args.workers,
         args.address,
         progress=not args.quiet and sys.stderr.isatty(),
+        quiet=args.quiet,
     )
     return print_results(results, args.out)
 

@@ -12,15 +12,23 @@ finished video's alerts and images into it.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from drowsy.alertlog import AlertLog
-from drowsy.analyze import AnalyzeOptions, already_done, analyze_video, file_sha256
+from drowsy.analyze import (
+    AnalyzeOptions,
+    already_done,
+    analyze_video,
+    file_sha256,
+    prepare_out_dir,
+)
 from drowsy.contracts import Alert, AlertKind, AlertLevel
 from drowsy.errors import UserError
 from drowsy.report.html import write_index
@@ -51,6 +59,7 @@ class FleetResult:
     status: str  # finished, interrupted, failed, skipped (finished by an earlier run)
     summary: dict | None = None
     error: str | None = None
+    session_id: int | None = None  # its session in the alert log, once imported
 
 
 def find_videos(in_dir: Path, out_dir: Path) -> list[FleetVideo]:
@@ -59,14 +68,26 @@ def find_videos(in_dir: Path, out_dir: Path) -> list[FleetVideo]:
     if not in_dir.is_dir():
         raise UserError(f"{in_dir}: no such folder")
     out = out_dir.resolve()
+    denied: list[str] = []
+
+    def refused(exc: OSError) -> None:  # a folder we may not list is said, never skipped
+        denied.append(f"{exc.filename}: {exc.strerror.lower() if exc.strerror else exc}")
+
+    paths = []
+    for folder, _dirs, files in os.walk(in_dir, onerror=refused):
+        paths += [Path(folder) / f for f in files]
     found = []
-    for path in sorted(in_dir.rglob("*")):
+    for path in sorted(paths):
         if path.suffix.lower() not in VIDEO_SUFFIXES or not path.is_file():
             continue
         if path.resolve().is_relative_to(out):
             continue
         rel = path.relative_to(in_dir).as_posix()
         found.append(FleetVideo(path, rel, out_dir / rel))
+    if denied and not found:
+        raise UserError(f"{in_dir}: cannot list {'; '.join(denied)}")
+    for why in denied:
+        print(f"warning: {why} (its videos are not analysed)", file=sys.stderr)
     if not found:
         raise UserError(f"{in_dir}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) under it")
     return found
@@ -101,19 +122,29 @@ def run_fleet(
     workers: int | None = None,
     address: str | None = None,
     progress: bool = True,
+    quiet: bool = False,
 ) -> list[FleetResult]:
-    """Analyse every video under ``in_dir`` on Ray; write the fleet tables, index and log."""
+    """Analyse every video under ``in_dir`` on Ray; write the fleet tables, index and log.
+    ``progress``: a bar over videos (a terminal); otherwise, unless ``quiet``, one line per
+    finished video."""
     ray = _ray()
     videos = find_videos(in_dir, out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out_dir)
     todo = [v for v in videos if not already_done(v.path, v.out_dir)]
     results = {v.relative: FleetResult(v, "skipped") for v in videos if v not in todo}
     with AlertLog(log_path) as log:
         if todo:
-            for result in _run_on_ray(ray, todo, settings, workers, address, progress):
-                results[result.video.relative] = result
+            runs = _run_on_ray(ray, todo, settings, workers, address, progress, quiet)
+            for k, result in enumerate(runs, 1):
+                if not progress and not quiet:
+                    print(
+                        f"[{k}/{len(todo)}] {result.video.relative}: {result.status}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 if result.summary is not None:
-                    import_into_log(log, result)
+                    result = replace(result, session_id=import_into_log(log, result))
+                results[result.video.relative] = result
     ordered = [results[v.relative] for v in videos]
     write_tables(ordered, out_dir / "fleet")
     write_index(out_dir / "fleet", [v.out_dir for v in videos], [v.relative for v in videos])
@@ -121,12 +152,16 @@ def run_fleet(
 
 
 def _run_on_ray(
-    ray, todo: list[FleetVideo], settings: Settings, workers, address, progress
+    ray, todo: list[FleetVideo], settings: Settings, workers, address, progress, quiet
 ) -> Iterator[FleetResult]:
+    # Ray's own start-up lines (token set-up, "Started a local Ray instance") only when asked
+    level = logging.ERROR if quiet else logging.WARNING
     if address:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, log_to_driver=False, logging_level=level)
     else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=level
+        )
     try:
         task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(analyze_task)
         dump = settings.model_dump()
@@ -216,7 +251,8 @@ def event_rows(r: FleetResult) -> list[dict]:
             "start_s": a["start_s"],
             "end_s": a.get("end_s"),
             "duration_s": a.get("duration_s"),
-            "peak": json.dumps(a.get("peak", {})),
+            "peak": sorted((k, float(v)) for k, v in a.get("peak", {}).items()),
+            "session_id": r.session_id,
         }
         for a in events.get("alerts", [])
     ]
@@ -245,7 +281,8 @@ def write_tables(results: list[FleetResult], folder: Path) -> None:
             ("start_s", pa.float64()),
             ("end_s", pa.float64()),
             ("duration_s", pa.float64()),
-            ("peak", pa.string()),
+            ("peak", pa.map_(pa.string(), pa.float64())),
+            ("session_id", pa.int64()),
         ]
     )
     rows = [row for r in results for row in event_rows(r)]

@@ -408,3 +408,32 @@ def test_every_argument_has_help(argv, capsys):
         assert "only this session's alerts" in text and "only this alert kind" in text
     else:
         assert "show: the effective settings" in text and "save: write" in text
+
+
+def test_same_named_videos_keep_their_identity_whatever_the_order(tmp_path, no_face_video, capsys):
+    """Before: `analyze a/cam.avi b/cam.avi` named the folders cam, cam-2 by argument order
+    (a re-run in the other order swapped them) and printed `cam.avi` for both; with
+    --input-root the console and index.html showed identical `cam.avi` rows."""
+    import shutil
+
+    root = tmp_path / "in"
+    videos = []
+    for sub in ("a", "b"):
+        (root / sub).mkdir(parents=True)
+        videos.append(shutil.copy(no_face_video, root / sub / "cam.avi"))
+    log = str(tmp_path / "l.db")
+    for order, out in ((videos, "o1"), (videos[::-1], "o2")):
+        assert main(["analyze", *map(str, order), "--out", str(tmp_path / out), "--log", log]) == 0
+        printed = capsys.readouterr().out
+        assert "a/cam.avi:" in printed and "b/cam.avi:" in printed
+        for sub in ("a", "b"):
+            summary = json.loads((tmp_path / out / f"{sub}-cam" / "summary.json").read_text())
+            assert summary["source"] == str(root / sub / "cam.avi")
+    args = ["analyze", *map(str, videos), "--input-root", str(root), "--out", str(tmp_path / "o3")]
+    assert main([*args, "--log", log]) == 0
+    assert {line.split(":")[0] for line in capsys.readouterr().out.splitlines()} == {
+        "a/cam.avi",
+        "b/cam.avi",
+    }
+    index = (tmp_path / "o3" / "index.html").read_text()
+    assert "a/cam.avi" in index and "b/cam.avi" in index

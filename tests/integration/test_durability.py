@@ -54,3 +54,50 @@ def test_sigkill_mid_run_keeps_every_raised_alert(tmp_path, sample_cache):
     assert {r[1] for r in rows} == {"monitoring_degraded"}
     assert rows[0][2] is not None  # the first one had ended, and its end was committed too
     assert db.execute("SELECT ended_at FROM sessions").fetchone()[0] is None  # killed mid-run
+
+
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """A tmpfs that a test fills and then remounts read-only (needs root; skipped
+    otherwise)."""
+    import os
+    import shutil
+    import subprocess
+
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)])
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+
+    def freeze():
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+
+    yield mount, freeze
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_log_on_a_read_only_filesystem_can_be_listed(read_only_mount, capsys):
+    """Before: "is not a readable drowsy log ... move it aside" (SQLite could not create the
+    WAL index beside it): a valid log looked corrupt."""
+    from drowsy.alertlog import AlertLog
+    from drowsy.cli import main
+    from drowsy.contracts import Alert, AlertKind, AlertLevel
+    from drowsy.errors import LogError
+
+    mount, freeze = read_only_mount
+    path = mount / "log.sqlite"
+    with AlertLog(path) as log:
+        log.record(
+            log.start_session("v.avi", {}, {}),
+            Alert(1, AlertKind.MICROSLEEP, AlertLevel.WARNING, 1.0, 10),
+        )
+    freeze()
+    with AlertLog(path, readonly=True) as log:
+        assert [a["kind"] for a in log.alerts()] == ["microsleep"]
+    assert main(["log", "list", "--log", str(path)]) == 0
+    assert "microsleep" in capsys.readouterr().out
+    with pytest.raises(LogError, match=r"read-only|readonly"):
+        AlertLog(path)  # writing there is refused with the reason

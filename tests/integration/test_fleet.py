@@ -104,6 +104,13 @@ def test_fleet_analyses_every_video_and_survives_a_killed_worker(fleet_dir, firs
     sessions = db.execute("SELECT source, status FROM sessions ORDER BY source").fetchall()
     assert sessions == [(p, "finished") for p in sorted(by_path)]
     assert db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == len(events)
+    # each event names its log session; peaks are a typed map, not JSON text
+    ids = dict(db.execute("SELECT source, id FROM sessions").fetchall())
+    assert all(e["session_id"] == ids[e["video"]] for e in events)
+    micro = next(e for e in events if e["kind"] == "microsleep")
+    assert isinstance(dict(micro["peak"])["closure_s"], float)
+    # --quiet: neither Ray's start-up lines nor the per-video progress lines
+    assert "Started a local Ray instance" not in err and "[3/3]" not in err
     assert db.execute("SELECT COUNT(*) FROM alert_images").fetchone()[0] > 0
     index = (fleet_dir / "out" / "fleet" / "index.html").read_text()
     assert 'href="../a/trip.avi/report.html"' in index and "c/evening/drive.avi" in index
@@ -130,3 +137,41 @@ def test_fleet_without_its_extra_says_how_to_install_it(monkeypatch, tmp_path, c
 def test_fleet_refuses_a_folder_without_videos(tmp_path, capsys):
     assert main(["fleet", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert "no videos" in capsys.readouterr().err
+
+
+def test_fleet_on_an_unwritable_out_or_an_unlistable_input_is_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    """Before: --out on a read-only filesystem was an OSError traceback at fleet.py; an
+    input folder that may not be listed said "no videos under it"."""
+    import errno
+    from pathlib import Path
+
+    from tests.helpers import blank_frames, write_video
+
+    (tmp_path / "in" / "a").mkdir(parents=True)
+    write_video(tmp_path / "in" / "a" / "v.avi", blank_frames(5), fps=10)
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):
+        if "ro" in self.parts:
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    args = ["fleet", str(tmp_path / "in"), "--out", str(tmp_path / "ro" / "out")]
+    assert main([*args, "--log", str(tmp_path / "l.db")]) != 0
+    assert "Read-only file system" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    real_walk = os.walk
+
+    def denied(top, onerror=None, **kwargs):  # what os.walk does on a mode-000 folder
+        onerror(PermissionError(errno.EACCES, "Permission denied", str(top)))
+        return iter(())
+
+    monkeypatch.setattr(os, "walk", denied)
+    args = ["fleet", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    assert main([*args, "--log", str(tmp_path / "l.db")]) != 0
+    assert "permission denied" in capsys.readouterr().err
+    monkeypatch.setattr(os, "walk", real_walk)
