@@ -5,6 +5,12 @@
 Plays the built-in demo at 4x with the shipped models and saves, while the sleep alert of the
 demo's long closure is in force (banner, Grad-CAM of the frame that raised it, shaded plots),
 ``monitor.png``; then the alert log tab with that alert selected, ``monitor-log.png``.
+
+    xvfb-run -a -s "-screen 0 1024x768x24" .venv/bin/python docs/make_screenshots.py docs/ --small
+
+The window at 1024x740 (a 1024x768 screen less a panel) during the first critical alert, with
+the log-fault bar shown too: ``monitor-1024x768-critical.png`` (the banner's level word whole,
+the plots on screen).
 """
 
 from __future__ import annotations
@@ -23,8 +29,53 @@ from drowsy.gui.window import MonitorWindow  # noqa: E402
 from drowsy.settings import Settings  # noqa: E402
 
 
+def small(out: Path) -> int:
+    """The 1024x768 check: the first critical alert, with a log fault on top."""
+    app = QApplication(sys.argv[:1])
+    target = out / "monitor-1024x768-critical.png"
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings()
+        settings.log.path = str(Path(tmp) / "alerts.sqlite")
+        window = MonitorWindow(settings, "demo")
+        window.resize(1024, 740)
+        window.move(0, 0)
+        window.show()
+        window.worker.speed = 4.0
+        state = {"shot": False}
+
+        def poll() -> None:
+            top = window.board.top
+            if not state["shot"] and top is not None and top.level == "critical":
+                state["shot"] = True
+                window._on_fault(
+                    "alert log: disk full (No space left on device); 3 changes kept in memory,"
+                    " retrying every 5 s; monitoring continues"
+                )
+                QTimer.singleShot(300, shoot)
+
+        def shoot() -> None:
+            window._repaint()
+            window.grab().save(str(target))
+            window.close()
+            app.quit()
+
+        timer = QTimer()
+        timer.timeout.connect(poll)
+        timer.start(50)
+        QTimer.singleShot(120_000, app.quit)
+        app.exec()
+    if not target.is_file():
+        print(f"error: not written: {target}", file=sys.stderr)
+        return 1
+    print(f"saved {target}")
+    return 0
+
+
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    if "--small" in sys.argv[2:]:
+        out.mkdir(parents=True, exist_ok=True)
+        return small(out)
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:

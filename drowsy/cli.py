@@ -368,20 +368,28 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    import os
-
     from drowsy.gui.app import run_monitor
 
     spec = args.source
     if spec not in (None, "demo") and not spec.isdigit() and not Path(spec).exists():
         raise UserError(f"{spec}: no such file")
-    headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if headless and args.screenshot is None and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+    offscreen = os.environ.get("QT_QPA_PLATFORM") == "offscreen"
+    problem = None if args.screenshot is not None or offscreen else _window_problem()
+    if problem:
         from drowsy.live import run_live
 
-        print("drowsy: no display found; running the console monitor instead")
+        print(f"drowsy: {problem}; running the console monitor instead")
         return run_live(None if spec == "demo" else spec, _settings(args), args.exit_after)
     return run_monitor(_settings(args), args.source, args.exit_after, args.screenshot)
+
+
+def _window_problem() -> str | None:
+    """Why no monitor window can open here (no display, or Qt cannot start), or None."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "no display found"
+    from drowsy.gui.probe import qt_start_problem
+
+    return qt_start_problem()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -392,8 +400,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = args.out or Path(platformdirs.user_cache_dir("drowsy")) / "demo-out"
     prepare_out_dir(out)
     settings = _settings(args)
-    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if has_display and not args.check:
+    problem = None if args.check else _window_problem()
+    if problem and problem != "no display found":
+        print(f"drowsy: {problem}; rendering the demo into {out} instead", file=sys.stderr)
+    if not args.check and problem is None:
         from drowsy.gui.app import run_monitor
 
         video, _ = scenario_video(args.script, args.portrait, out)

@@ -14,6 +14,7 @@ from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -21,6 +22,7 @@ from PyQt6.QtWidgets import (
     QMenu,
     QMenuBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QSplitter,
@@ -101,7 +103,8 @@ class Plots(pg.GraphicsLayoutWidget):
         self.plots: dict[str, pg.PlotItem] = {}
         for row, (name, title) in enumerate(titles.items()):
             items = [(lab, c) for p, lab, c in PLOT_SERIES.values() if p == name]
-            plot = self.addPlot(row=row, col=0, title=_legend(title, items))
+            plot = self.addPlot(row=row, col=0)
+            plot.setTitle(_legend(title, items), size="9pt")  # a slim title: room for data
             plot.setXRange(-WINDOW_S, 0, padding=0)
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setMouseEnabled(x=False, y=False)
@@ -300,7 +303,7 @@ class MonitorWindow(QMainWindow):
             grid.addWidget(self.indicators[name], i, 1)
         self.gradcam = QLabel("Grad-CAM of the latest alert appears here")
         self.gradcam.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.gradcam.setMinimumHeight(100)
+        self.gradcam.setMinimumHeight(60)
         self.gradcam.setWordWrap(True)
         side = QVBoxLayout()
         side.addLayout(grid)
@@ -308,8 +311,13 @@ class MonitorWindow(QMainWindow):
         self.why.setWordWrap(True)
         side.addWidget(self.why)
         side.addWidget(self.gradcam, 1)
-        side_w = QWidget()
-        side_w.setLayout(side)
+        side_panel = QWidget()
+        side_panel.setLayout(side)
+        # on a small screen the panel scrolls rather than squeezing the plots off the window
+        side_w = QScrollArea()
+        side_w.setWidget(side_panel)
+        side_w.setWidgetResizable(True)
+        side_w.setFrameShape(QFrame.Shape.NoFrame)
 
         top = QSplitter()
         top.addWidget(self.video)

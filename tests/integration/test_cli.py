@@ -211,6 +211,31 @@ def test_monitor_without_a_display_runs_the_console_monitor(
     assert "no display found" in out and "session 1 ended:" in out
 
 
+def test_monitor_with_an_unreachable_display_falls_back_to_the_console(tmp_path, face_video):
+    """Before: DISPLAY pointing at no X server (or no libxcb-cursor0) aborted with SIGABRT
+    (exit 134) inside Qt."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
+    env["DISPLAY"] = ":77"  # no X server there
+    cmd = [sys.executable, "-m", "drowsy", "monitor", "--source", str(face_video)]
+    cmd += ["--exit-after", "2", "--log", str(tmp_path / "l.db")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first = done.stdout.splitlines()[0]
+    assert first.endswith("running the console monitor instead")
+    assert "libxcb-cursor0" in first or "display ':77'" in first, first
+
+
+def test_qt_start_problems_are_said_as_what_to_install():
+    from drowsy.gui.probe import explain
+
+    assert "libxcb-cursor0" in explain("qt.qpa.plugin: From 6.5.0, xcb-cursor0 or ...")
+    missing = "libxkbcommon-x11.so.0: cannot open shared object file: No such file"
+    assert "libxkbcommon-x11 is missing" in explain(missing)
+    assert "display" in explain("qt.qpa.xcb: could not connect to display :77")
+
+
 def test_monitor_screenshot_offscreen(tmp_path, face_video):
     """The documented command: a window on a video, a screenshot on exit, exit code 0."""
     import os
