@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,6 +103,25 @@ class _MonotonicClock:
         return value
 
 
+def _check_readable_file(path: Path) -> None:
+    """The reasons OpenCV would hide behind "cannot decode": missing, a folder, empty, or
+    not ours to read (a mode-000 file or folder says "permission denied")."""
+    try:
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise SourceError(f"{path}: is a folder, not a video")
+        with path.open("rb") as fh:
+            fh.read(1)
+    except FileNotFoundError as exc:
+        raise SourceError(f"{path}: no such file") from exc
+    except PermissionError as exc:
+        raise SourceError(f"{path}: permission denied") from exc
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if st.st_size == 0:
+        raise SourceError(f"{path}: file is empty")
+
+
 class FrameSource:
     """Base: iterate to get frames; use as a context manager so the device is released."""
 
@@ -143,12 +163,7 @@ class VideoFileSource(FrameSource):
         super().__init__(options)
         self.path = Path(path)
         self.name = str(self.path)
-        if not self.path.exists():
-            raise SourceError(f"{self.path}: no such file")
-        if self.path.is_dir():
-            raise SourceError(f"{self.path}: is a folder, not a video")
-        if self.path.stat().st_size == 0:
-            raise SourceError(f"{self.path}: file is empty")
+        _check_readable_file(self.path)
         with _quiet_opencv():
             self._cap = cv2.VideoCapture(str(self.path))
         if not self._cap.isOpened():

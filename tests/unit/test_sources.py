@@ -184,3 +184,30 @@ def test_a_tiny_video_is_called_too_small(tmp_path):
     src = VideoFileSource(video)
     assert any("8x8 pixels: too small" in w for w in src.stats.warnings)
     assert not VideoFileSource(write_video(tmp_path / "ok.avi", blank_frames(3))).stats.warnings
+
+
+def test_a_video_we_may_not_read_says_permission_denied(tmp_path, monkeypatch):
+    """Before: a file in a mode-000 folder was "not a video OpenCV can decode" (and, for a
+    non-root user, "no such file")."""
+    from pathlib import Path
+
+    video = write_video(tmp_path / "v.avi", blank_frames(3))
+    real_open = Path.open
+
+    def refuse(self, *args, **kwargs):
+        if self == video:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(SourceError, match=r"v\.avi: permission denied"):
+        VideoFileSource(video)
+    monkeypatch.setattr(
+        Path,
+        "stat",
+        lambda self, **kw: (_ for _ in ()).throw(
+            PermissionError(13, "Permission denied", str(self))
+        ),
+    )
+    with pytest.raises(SourceError, match="permission denied"):
+        VideoFileSource(video)
