@@ -6,6 +6,7 @@ everything below the apps, never imports the GUI.)"""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from drowsy.analyze import AnalyzeOptions, analyze_video
@@ -29,7 +30,8 @@ def scenario_video(
 
         script = replace(script, portrait=portrait)
     video = out / "scenario.avi"
-    render(script, video)
+    print(f"drowsy: rendering the scenario into {video}", file=sys.stderr, flush=True)
+    render(script, video, progress=sys.stderr.isatty())
     return video, script
 
 

@@ -4,6 +4,7 @@ without a camera."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -17,5 +18,12 @@ def sample_video(cache_dir: Path | None = None) -> Path:
     folder = cache_dir or Path(platformdirs.user_cache_dir("drowsy"))
     path = folder / f"demo-v{RENDER_VERSION}.avi"
     if not path.exists():
-        render(DEFAULT, path)
+        # said before the ~20 s it takes, so a first run is never silent
+        print(
+            f"drowsy: rendering the built-in demo video once ({DEFAULT.duration_s:.0f} s of"
+            f" video, about 20 s) into {folder}",
+            file=sys.stderr,
+            flush=True,
+        )
+        render(DEFAULT, path, progress=sys.stderr.isatty())
     return path

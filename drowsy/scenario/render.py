@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from drowsy.contracts import Frame
 from drowsy.errors import UserError
@@ -142,8 +143,11 @@ def pose_at(script: Script, t: float) -> Pose:
     return Pose(closed, yaw, pitch, mouth, away, gain)
 
 
-def render(script: Script, path: Path, rules: AlertSettings | None = None) -> Path:
-    """Write the video (MJPG AVI) and ``<path>.truth.json`` (events and expected alerts)."""
+def render(
+    script: Script, path: Path, rules: AlertSettings | None = None, progress: bool = False
+) -> Path:
+    """Write the video (MJPG AVI) and ``<path>.truth.json`` (events and expected alerts);
+    ``progress``: a bar on stderr (a first run renders the demo for ~20 s)."""
     cast = actor(script.portrait)
     w, h = script.size
     x0, y0, x1, y1 = cast.box
@@ -156,7 +160,10 @@ def render(script: Script, path: Path, rules: AlertSettings | None = None) -> Pa
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), script.fps, (w, h))
     if not writer.isOpened():
         raise UserError(f"cannot write a video to {tmp}")
-    for i in range(round(script.duration_s * script.fps)):
+    frames = round(script.duration_s * script.fps)
+    bar = tqdm(total=frames, desc="rendering", unit="frame", disable=not progress, leave=False)
+    for i in range(frames):
+        bar.update(1)
         t = i / script.fps
         p = pose_at(script, t)
         mesh = cast.closed_eyes if p.closed else cast.open_eyes
@@ -172,6 +179,7 @@ def render(script: Script, path: Path, rules: AlertSettings | None = None) -> Pa
             frame[y : y + rows, xs:xe] = patch[:rows, xs - x : xe - x]
         noisy = frame * p.gain + rng.normal(0, script.noise_sigma, frame.shape)
         writer.write(np.clip(noisy, 0, 255).astype(np.uint8))
+    bar.close()
     writer.release()
     tmp.replace(path)
     truth = expected_alerts(script, rules or AlertSettings())

@@ -96,3 +96,14 @@ def test_demo_output_goes_to_the_cache_dir_not_the_working_dir(tmp_path, monkeyp
     main([*args, "--set", "runtime.estimator=geometric"])
     assert not (tmp_path / "demo-out").exists()
     assert (Path(platformdirs.user_cache_dir("drowsy")) / "demo-out" / "check.json").is_file()
+
+
+def test_a_first_run_says_it_is_rendering_the_demo(tmp_path, capsys):
+    """Before: the first `drowsy monitor` / `run` without a camera was silent for ~21 s."""
+    from drowsy.sample import sample_video
+
+    video = sample_video(tmp_path)
+    assert video.is_file()
+    assert "rendering the built-in demo video once" in capsys.readouterr().err
+    sample_video(tmp_path)  # cached: nothing said
+    assert capsys.readouterr().err == ""
