@@ -20,6 +20,36 @@ from drowsy.errors import UserError
 MIN_FACE_FOUND_RATE = 0.5
 
 
+def camera_size(text: str) -> tuple[int, int]:
+    """argparse type for --camera-size WIDTHxHEIGHT."""
+    w, sep, h = text.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1280x720")
+    return int(w), int(h)
+
+
+def _camera_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--camera-size",
+        type=camera_size,
+        metavar="WxH",
+        help="ask the camera for this resolution, e.g. 1280x720 (what it delivers is printed)",
+    )
+    p.add_argument(
+        "--camera-fps", type=float, metavar="FPS", help="ask the camera for this frame rate"
+    )
+
+
+def _camera_options(args: argparse.Namespace):
+    from drowsy.errors import SourceError
+    from drowsy.sources import SourceOptions
+
+    try:
+        return SourceOptions(camera_size=args.camera_size, camera_fps=args.camera_fps)
+    except SourceError as exc:
+        raise UserError(str(exc)) from exc
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="settings file (default: user config dir)")
     p.add_argument(
@@ -63,12 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=None, help="camera index, video file or image folder")
     p.add_argument("--seconds", type=seconds, default=None, help="stop after this much video time")
     p.add_argument("--fast", action="store_true", help="process files as fast as possible")
+    _camera_args(p)
     _common(p)
 
     p = sub.add_parser("monitor", help="the desktop monitor (camera, video file or the demo)")
     p.add_argument("--source", default=None, help="camera index, video file, or 'demo'")
     p.add_argument("--exit-after", type=seconds, default=None, metavar="SECONDS")
     p.add_argument("--screenshot", type=Path, default=None, help="save the window on exit")
+    _camera_args(p)
     _common(p)
 
     p = sub.add_parser("demo", help="render the demo scenario and show or check it")
@@ -379,8 +411,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         from drowsy.live import run_live
 
         print(f"drowsy: {problem}; running the console monitor instead")
-        return run_live(None if spec == "demo" else spec, _settings(args), args.exit_after)
-    return run_monitor(_settings(args), args.source, args.exit_after, args.screenshot)
+        camera = _camera_options(args)
+        return run_live(
+            None if spec == "demo" else spec, _settings(args), args.exit_after, camera=camera
+        )
+    return run_monitor(
+        _settings(args), args.source, args.exit_after, args.screenshot, _camera_options(args)
+    )
 
 
 def _window_problem() -> str | None:
@@ -414,7 +451,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from drowsy.live import run_live
 
-    return run_live(args.source, _settings(args), args.seconds, fast=args.fast)
+    camera = _camera_options(args)
+    return run_live(args.source, _settings(args), args.seconds, fast=args.fast, camera=camera)
 
 
 COMMANDS = {

@@ -6,6 +6,7 @@ camera is retried (never replaced by the sample); Ctrl+C or SIGTERM end the sess
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 from drowsy.alertlog import AlertLog
 from drowsy.alerts.board import ActiveAlertBoard, BoardChange
@@ -70,10 +71,17 @@ class ConsoleListener(SessionListener):
 
 
 def run_live(
-    spec: str | None, settings: Settings, seconds: float | None, fast: bool = False
+    spec: str | None,
+    settings: Settings,
+    seconds: float | None,
+    fast: bool = False,
+    camera: SourceOptions | None = None,
 ) -> int:
-    choice, source = choose_source(spec, SourceOptions(end_s=seconds))
-    print(f"drowsy: monitoring {choice.label} (Ctrl+C to stop)")
+    """``camera``: the size and frame rate to ask a camera for (SourceOptions fields)."""
+    base = camera or SourceOptions()
+    choice, source = choose_source(spec, replace(base, end_s=seconds))
+    delivered = f", {source.describe()}" if source.describe() else ""
+    print(f"drowsy: monitoring {choice.label}{delivered} (Ctrl+C to stop)")
     log_path = default_log_path(settings)
     try:
         alert_log: AlertLog | None = AlertLog(log_path)

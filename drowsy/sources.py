@@ -34,6 +34,8 @@ PLAUSIBLE_FPS = (0.5, 1000.0)
 MAX_CONTAINER_GAP_S = 30.0
 FALLBACK_FPS = 30.0
 
+CAMERA_SIDE_PX = (64, 8192)
+CAMERA_FPS = (1.0, 240.0)
 MIN_USEFUL_SIDE_PX = 64  # below this no face the mesh can measure fits in a frame
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -47,8 +49,19 @@ class SourceOptions:
     end_s: float | None = None
     max_frames: int | None = None
     folder_fps: float = 30.0  # image folders have no clock: frames are this far apart
+    camera_size: tuple[int, int] | None = None  # ask a camera for this width x height
+    camera_fps: float | None = None  # ask a camera for this frame rate
 
     def __post_init__(self) -> None:
+        if self.camera_size is not None and not all(
+            CAMERA_SIDE_PX[0] <= v <= CAMERA_SIDE_PX[1] for v in self.camera_size
+        ):
+            raise SourceError(
+                f"camera size {self.camera_size[0]}x{self.camera_size[1]}: each side must be"
+                f" {CAMERA_SIDE_PX[0]}-{CAMERA_SIDE_PX[1]} pixels"
+            )
+        if self.camera_fps is not None and not (CAMERA_FPS[0] <= self.camera_fps <= CAMERA_FPS[1]):
+            raise SourceError(f"camera fps must be {CAMERA_FPS[0]:g}-{CAMERA_FPS[1]:g}")
         if self.start_s < 0:
             raise SourceError("start time must be >= 0")
         if self.end_s is not None and self.end_s <= self.start_s:
@@ -138,6 +151,10 @@ class FrameSource:
     @property
     def nominal_fps(self) -> float | None:
         return None
+
+    def describe(self) -> str:
+        """What the device delivers ("1280x720 at 30 fps"), "" where that says nothing."""
+        return ""
 
     def close(self) -> None:
         pass
@@ -285,13 +302,34 @@ class CameraSource(FrameSource):
         super().__init__(options)
         self.index = index
         self.name = f"camera:{index}"
+        o = self.options
         with _quiet_opencv():
             self._cap = cv2.VideoCapture(index)
             opened = self._cap.isOpened()
-            ok = opened and self._cap.read()[0]
-        if not ok:
+            if opened and o.camera_size is not None:
+                self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, o.camera_size[0])
+                self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, o.camera_size[1])
+            if opened and o.camera_fps is not None:
+                self._cap.set(cv2.CAP_PROP_FPS, o.camera_fps)
+            ok, first = self._cap.read() if opened else (False, None)
+        if not ok or first is None:
             self._cap.release()
             raise SourceError(f"camera {index} could not be opened (absent or busy)")
+        # what the camera actually delivers: drivers round a request to a mode they have
+        self.delivered = (first.shape[1], first.shape[0], self.nominal_fps)
+        asked = []
+        if o.camera_size is not None and tuple(o.camera_size) != self.delivered[:2]:
+            asked.append(f"{o.camera_size[0]}x{o.camera_size[1]}")
+        if o.camera_fps is not None and abs(o.camera_fps - self.delivered[2]) > 0.5:
+            asked.append(f"{o.camera_fps:g} fps")
+        if asked:
+            message = f"camera {index} delivers {self.describe()} (asked for {', '.join(asked)})"
+            self.stats.warnings.append(message)
+            log.warning("%s", message)
+
+    def describe(self) -> str:
+        w, h, fps = self.delivered
+        return f"{w}x{h} at {fps:g} fps"
 
     @property
     def nominal_fps(self) -> float:
@@ -391,6 +429,7 @@ class LatestFrameSource(FrameSource):
 
         self.inner = inner
         self.name = inner.name
+        self.describe = inner.describe  # type: ignore[method-assign]
         self.dropped = 0
         self._slot: Frame | None = None
         self._error: Exception | None = None

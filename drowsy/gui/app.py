@@ -9,13 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drowsy.settings import Settings
+from drowsy.sources import SourceOptions
 
 if TYPE_CHECKING:  # Qt is imported when the monitor starts (after QT_QPA_PLATFORM is set)
     from PyQt6.QtCore import QMessageLogContext, QtMsgType
 
 
 def run_monitor(
-    settings: Settings, source: str | None, exit_after: float | None, screenshot: Path | None
+    settings: Settings,
+    source: str | None,
+    exit_after: float | None,
+    screenshot: Path | None,
+    camera: SourceOptions | None = None,
 ) -> int:
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -29,7 +34,7 @@ def run_monitor(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     holder: dict = {}
     _close_on_signals(app, holder)  # before the window starts its session
-    window = MonitorWindow(settings, source)
+    window = MonitorWindow(settings, source, camera)
     holder["window"] = window
     window.show()
     if "signal" in holder:  # it came while the window was being built

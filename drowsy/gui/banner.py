@@ -26,7 +26,7 @@ class AlertBanner(QFrame):
         self.detail.setWordWrap(True)
         self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.detail.setAlignment(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft)
-        row = QHBoxLayout(self)
+        row = self._row = QHBoxLayout(self)
         row.setContentsMargins(10, 6, 10, 6)
         row.setSpacing(14)
         row.addWidget(self.level)
@@ -82,7 +82,7 @@ class AlertBanner(QFrame):
 
     def _elide(self) -> None:
         # from the banner's own width: the detail label may not be laid out yet
-        m = self.layout().contentsMargins()
+        m = self._row.contentsMargins()
         level = self.level.sizeHint().width() + 14 if self.level.isVisibleTo(self) else 0
         width = max(40, self.width() - m.left() - m.right() - level)
         metrics = QFontMetrics(self.detail.font())

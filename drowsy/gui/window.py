@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -43,9 +44,17 @@ from drowsy.gui.worker import PipelineWorker
 from drowsy.overlays import OverlayOptions, draw
 from drowsy.pipeline import FrameResult
 from drowsy.settings import Settings
+from drowsy.sources import SourceOptions
 from drowsy.vision.pose import camera_rotated
 
 WINDOW_S = 60.0
+# the Source menu's camera requests: (size, fps); None = the camera's own default
+CAMERA_MODES: list[tuple[tuple[int, int] | None, float | None]] = [
+    (None, None),
+    ((640, 480), 30.0),
+    ((1280, 720), 30.0),
+    ((1920, 1080), 30.0),
+]
 PLOT_MIN_HEIGHT = 92
 INDICATOR_STYLES = {
     "ok": "color:#1b5e20;",
@@ -221,7 +230,13 @@ class MonitorWindow(QMainWindow):
     """The desktop monitor: video with overlays, indicators, linked plots, the alert banner and
     alarm, explanations and the log."""
 
-    def __init__(self, settings: Settings, source: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        source: str | None = None,
+        camera: SourceOptions | None = None,
+    ) -> None:
+        self.camera = camera or SourceOptions()
         super().__init__()
         self.setWindowTitle("drowsy - driver monitor")
         self.setMinimumSize(960, 640)  # fits a 1024x768 screen with its panels
@@ -392,9 +407,30 @@ class MonitorWindow(QMainWindow):
             none = QAction("no cameras found", self)
             none.setEnabled(False)
             self.camera_menu.addAction(none)
+        # what to ask a camera for; the status bar says what it delivers
+        self.camera_modes = QMenu("Camera resolution", self)
+        menu.addMenu(self.camera_modes)
+        for size, fps in CAMERA_MODES:
+            text = "camera default" if size is None else f"{size[0]}x{size[1]} at {fps:g} fps"
+            act = QAction(text, self)
+            act.setCheckable(True)
+            act.setChecked((size, fps) == (self.camera.camera_size, self.camera.camera_fps))
+            act.triggered.connect(lambda _=False, m=(size, fps): self._set_camera_mode(*m))
+            self.camera_modes.addAction(act)
         settings_act = QAction("&Settings...", self)
         settings_act.triggered.connect(self._edit_settings)
         menubar.addAction(settings_act)
+
+    def _set_camera_mode(self, size: tuple[int, int] | None, fps: float | None) -> None:
+        """Ask the camera for ``size`` at ``fps`` from now on; a running camera restarts."""
+        self.camera = replace(self.camera, camera_size=size, camera_fps=fps)
+        for act in self.camera_modes.actions():
+            act.setChecked(False)
+        chosen = CAMERA_MODES.index((size, fps))
+        self.camera_modes.actions()[chosen].setChecked(True)
+        spec = self.source_spec
+        if spec is None or spec.isdigit():
+            self.start(spec)
 
     # -------------------------------------------------------------------------- worker
     def _on_tab(self, index: int) -> None:
@@ -408,7 +444,7 @@ class MonitorWindow(QMainWindow):
     def start(self, source: str | None) -> None:
         self.stop()
         self.source_spec = source
-        self.worker = PipelineWorker(source, self.settings)
+        self.worker = PipelineWorker(source, self.settings, self.camera)
         thread = self.worker_thread = QThread(self)
         self.worker.moveToThread(thread)
         thread.started.connect(self.worker.run)

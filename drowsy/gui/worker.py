@@ -24,6 +24,7 @@ from drowsy.session import (
     choose_source,
 )
 from drowsy.settings import Settings, default_log_path
+from drowsy.sources import SourceOptions
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,12 @@ class PipelineWorker(QObject):
     segment = pyqtSignal(float)  # a seek started a new stretch at this time
     finished = pyqtSignal(dict)  # session summary
 
-    def __init__(self, spec: str | None, settings: Settings) -> None:
+    def __init__(
+        self, spec: str | None, settings: Settings, camera: SourceOptions | None = None
+    ) -> None:
         super().__init__()
         self.spec = spec
+        self.camera = camera or SourceOptions()
         self.settings = settings
         self.stop_flag = StopFlag()
         self.session: Session | None = None
@@ -128,7 +132,7 @@ class PipelineWorker(QObject):
 
     def _run(self) -> dict:
         try:
-            choice, source = choose_source(self.spec)
+            choice, source = choose_source(self.spec, self.camera)
         except UserError as exc:
             self.open_failed.emit(str(exc))
             return {}
@@ -148,6 +152,8 @@ class PipelineWorker(QObject):
                 self.stop_flag,
             )
             self.session.speed = self._speed
+            if source.describe():  # what the camera really delivers, asked for or not
+                self.status.emit(f"{choice.label}: {source.describe()}")
             s = self.session.run()
         finally:
             if db is not None:

@@ -462,3 +462,27 @@ def test_same_named_videos_keep_their_identity_whatever_the_order(tmp_path, no_f
     }
     index = (tmp_path / "o3" / "index.html").read_text()
     assert "a/cam.avi" in index and "b/cam.avi" in index
+
+
+def test_run_asks_the_camera_for_a_size_and_prints_what_it_delivers(tmp_path, monkeypatch, capsys):
+    import cv2
+
+    from tests.unit.test_sources import FakeCamera
+
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCamera)
+    args = ["run", "--source", "0", "--camera-size", "1920x1080", "--camera-fps", "30"]
+    assert main([*args, "--seconds", "0.3", "--log", str(tmp_path / "l.db")]) == 0
+    out = capsys.readouterr().out
+    assert "monitoring camera 0, 1280x720 at 30 fps" in out
+
+
+@pytest.mark.parametrize(
+    "bad, message", [("1280", "is not WIDTHxHEIGHT"), ("8x8", "each side must be")]
+)
+def test_bad_camera_sizes_are_one_line_errors(bad, message, capsys):
+    try:
+        code = main(["run", "--camera-size", bad, "--seconds", "1"])
+    except SystemExit as exc:  # argparse: a usage error
+        code = exc.code
+    assert code != 0
+    assert message in capsys.readouterr().err

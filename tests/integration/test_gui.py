@@ -366,3 +366,16 @@ def test_a_critical_alert_and_a_log_fault_fit_a_1024x768_screen(qtbot, gui_setti
     window._acknowledge()
     assert not banner.flashing and banner.text().startswith("CRITICAL")
     window.close()
+
+
+def test_the_source_menu_asks_the_camera_for_a_resolution(qtbot, gui_settings, face_video):
+    window = MonitorWindow(gui_settings, str(face_video))
+    qtbot.addWidget(window)
+    names = [a.text() for a in window.camera_modes.actions()]
+    assert names[0] == "camera default" and "1280x720 at 30 fps" in names
+    worker = window.worker
+    window.camera_modes.actions()[names.index("1280x720 at 30 fps")].trigger()
+    assert window.camera.camera_size == (1280, 720) and window.camera.camera_fps == 30.0
+    assert [a.isChecked() for a in window.camera_modes.actions()].count(True) == 1
+    assert window.worker is worker  # a video file keeps playing; the next camera gets it
+    window.close()

@@ -211,3 +211,51 @@ def test_a_video_we_may_not_read_says_permission_denied(tmp_path, monkeypatch):
     )
     with pytest.raises(SourceError, match="permission denied"):
         VideoFileSource(video)
+
+
+class FakeCamera:
+    """A webcam that offers 640x480 and 1280x720 at 30 fps and rounds other requests down."""
+
+    MODES = ((640, 480), (1280, 720))
+
+    def __init__(self, index):
+        self.size, self.fps = self.MODES[0], 30.0
+
+    def isOpened(self):
+        return True
+
+    def set(self, prop, value):
+        if prop == cv2.CAP_PROP_FRAME_WIDTH:
+            fits = [m for m in self.MODES if m[0] <= value] or [self.MODES[0]]
+            self.size = fits[-1]
+        return True
+
+    def get(self, prop):
+        return self.fps if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def read(self):
+        w, h = self.size
+        return True, np.zeros((h, w, 3), np.uint8)
+
+    def release(self):
+        pass
+
+
+def test_a_camera_is_asked_for_a_size_and_says_what_it_delivers(monkeypatch):
+    from drowsy.sources import CameraSource
+
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCamera)
+    cam = CameraSource(0, SourceOptions(camera_size=(1280, 720), camera_fps=30))
+    assert cam.describe() == "1280x720 at 30 fps" and not cam.stats.warnings
+    cam = CameraSource(0, SourceOptions(camera_size=(1920, 1080)))
+    assert cam.describe() == "1280x720 at 30 fps"
+    assert cam.stats.warnings == ["camera 0 delivers 1280x720 at 30 fps (asked for 1920x1080)"]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"camera_size": (10, 10)}, "each side must be"), ({"camera_fps": 0.0}, "camera fps")],
+)
+def test_camera_requests_out_of_range_are_refused(options, message):
+    with pytest.raises(SourceError, match=message):
+        SourceOptions(**options)
