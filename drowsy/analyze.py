@@ -53,6 +53,7 @@ def prepare_out_dir(path: Path) -> Path:
     return path
 
 
+OUTPUT_SCHEMA_VERSION = 1  # docs/schemas.md
 # what a finished analysis leaves in its folder (alert images too, when there are alerts)
 OUTPUTS = ("frames.csv", "events.json", "summary.json", "report.html")
 
@@ -114,6 +115,7 @@ def analyze_video(
         pipeline = session.pipeline
         summary = result.to_dict()
         summary.update(
+            schema_version=OUTPUT_SCHEMA_VERSION,
             source=str(path),
             source_sha256=sha,
             source_fps=result.source_fps,
@@ -131,7 +133,12 @@ def analyze_video(
         alerts = list(result.alerts.values())
         _write_json(
             out_dir / "events.json",
-            {"source": str(path), "alerts": alerts, "episodes": session.episodes_dicts()},
+            {
+                "schema_version": OUTPUT_SCHEMA_VERSION,
+                "source": str(path),
+                "alerts": alerts,
+                "episodes": session.episodes_dicts(),
+            },
         )
         # summary.json first (the report reads it), marked complete only once the report is
         # written too: a disk that fills on the way leaves a folder --skip-done re-runs
