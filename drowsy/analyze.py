@@ -19,7 +19,7 @@ from drowsy.alertlog import AlertLog
 from drowsy.errors import UserError
 from drowsy.files import write_text_atomic
 from drowsy.pipeline import Pipeline
-from drowsy.report.html import write_index, write_report
+from drowsy.report.html import shared_plotly, write_index, write_report
 from drowsy.session import Session, SessionOptions, StopFlag, file_choice
 from drowsy.settings import Settings
 from drowsy.sources import SourceOptions
@@ -39,6 +39,8 @@ class AnalyzeOptions:
     input_root: Path | None = None  # name outputs by the path relative to this folder
     skip_done: bool = False  # skip videos whose finished results (same content hash) exist
     pipelined: bool = True  # decode and face mesh each in a thread of their own (SessionOptions)
+    # reports load one plotly.js in out_dir/assets/ instead of each inlining 4.6 MB
+    shared_assets: bool = False
 
 
 def prepare_out_dir(path: Path) -> Path:
@@ -54,6 +56,7 @@ def prepare_out_dir(path: Path) -> Path:
 
 
 OUTPUT_SCHEMA_VERSION = 1  # docs/schemas.md
+ASSETS = "assets"  # shared report assets of a run folder (--shared-assets)
 # what a finished analysis leaves in its folder (alert images too, when there are alerts)
 OUTPUTS = ("frames.csv", "events.json", "summary.json", "report.html")
 
@@ -143,7 +146,7 @@ def analyze_video(
         # summary.json first (the report reads it), marked complete only once the report is
         # written too: a disk that fills on the way leaves a folder --skip-done re-runs
         _write_json(out_dir / "summary.json", summary | {"complete": False})
-        write_report(out_dir)
+        write_report(out_dir, opts.out_dir / ASSETS if opts.shared_assets else None)
         summary["complete"] = True
         _write_json(out_dir / "summary.json", summary)
         if result.log_failure:
@@ -256,6 +259,8 @@ def analyze_many(
     Once ``stop`` is set the videos being analysed end as interrupted and no more start."""
     prepare_out_dir(opts.out_dir)
     dirs = output_dirs(paths, opts.out_dir, opts.input_root)
+    if opts.shared_assets:  # once, before parallel workers would race to write it
+        shared_plotly(opts.out_dir / ASSETS)
     stop = stop or StopFlag()
     results = _analyze_all(paths, dirs, opts, jobs, stop)
     write_index(opts.out_dir, dirs, display_names(paths, opts.input_root))

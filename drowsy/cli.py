@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip videos whose finished results (same content hash) are already in --out",
     )
+    p.add_argument(
+        "--shared-assets",
+        action="store_true",
+        help="reports load one plotly.js from --out/assets/ instead of each inlining 4.6 MB"
+        " (smaller; a report then needs that folder beside it)",
+    )
     _source_opts(p)
     _common(p)
 
@@ -225,6 +231,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         progress=not args.quiet and sys.stderr.isatty(),
         input_root=args.input_root,
         skip_done=args.skip_done,
+        shared_assets=args.shared_assets,
     )
     names = dict(zip(args.videos, display_names(args.videos, args.input_root), strict=True))
     with stop_on_signals(StopFlag()) as stop:

@@ -34,6 +34,18 @@ def _plotly_js() -> str:
     return plotly.offline.get_plotlyjs()
 
 
+def shared_plotly(assets: Path) -> Path:
+    """``assets/plotly-<version>.min.js``, written once: the reports of a run folder load
+    this one copy (~4.6 MB) instead of inlining it each."""
+    import plotly
+
+    path = assets / f"plotly-{plotly.__version__}.min.js"
+    if not path.is_file():
+        assets.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, _plotly_js())
+    return path
+
+
 def _fig_html(fig, div_id: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id)
 
@@ -81,7 +93,9 @@ def alert_rows(alerts: list[dict], folder: Path | None) -> list[dict]:
     return rows
 
 
-def render_report(v: VideoOutputs) -> str:
+def render_report(v: VideoOutputs, plotly_src: str | None = None) -> str:
+    """``plotly_src``: a relative URL of a shared plotly.js; None inlines it (one
+    self-contained file)."""
     s = v.summary
     thresholds = s.get("thresholds", {})
     return (
@@ -90,7 +104,8 @@ def render_report(v: VideoOutputs) -> str:
         .render(
             v=v,
             s=s,
-            plotly_js=_plotly_js(),
+            plotly_js=None if plotly_src else _plotly_js(),
+            plotly_src=plotly_src,
             timeline=_fig_html(figures.timeline(v, thresholds), "timeline-plot"),
             alerts=alert_rows(v.alerts, v.folder),
             thresholds=thresholds,
@@ -98,9 +113,13 @@ def render_report(v: VideoOutputs) -> str:
     )
 
 
-def write_report(folder: Path) -> Path:
-    """``folder/report.html`` from the analyze outputs in ``folder``."""
-    return write_text_atomic(folder / "report.html", render_report(load(folder)))
+def write_report(folder: Path, assets: Path | None = None) -> Path:
+    """``folder/report.html`` from the analyze outputs in ``folder``; with ``assets`` it
+    loads the run's shared plotly.js from there instead of carrying its own copy."""
+    src = None
+    if assets is not None:
+        src = Path(os.path.relpath(shared_plotly(assets), folder)).as_posix()
+    return write_text_atomic(folder / "report.html", render_report(load(folder), src))
 
 
 def write_index(out_dir: Path, folders: list[Path], labels: list[str] | None = None) -> Path:

@@ -112,3 +112,27 @@ def test_a_browser_renders_the_report_without_errors(analysed, tmp_path):
     errors = [line for line in console if "Uncaught" in line or "Error" in line]
     assert not errors, errors
     assert json.loads((out / stem / "summary.json").read_text())["thresholds"]["closed"] == 0.5
+
+
+def test_reports_of_a_run_can_share_one_plotly(tmp_path, no_face_video):
+    """Before: each report.html inlined ~4.6 MB of plotly (6 reports: 52 MB)."""
+    import shutil
+
+    from drowsy.cli import main
+
+    videos = [shutil.copy(no_face_video, tmp_path / f"v{k}.avi") for k in range(2)]
+    out, log = tmp_path / "out", str(tmp_path / "l.db")
+    assert (
+        main(["analyze", *map(str, videos), "--out", str(out), "--shared-assets", "--log", log])
+        == 0
+    )
+    assets = list((out / "assets").glob("plotly-*.min.js"))
+    assert len(assets) == 1 and assets[0].stat().st_size > 1_000_000
+    for k in range(2):
+        page = (out / f"v{k}" / "report.html").read_text()
+        assert f'<script src="../assets/{assets[0].name}"></script>' in page
+        assert len(page) < 500_000
+    inline = tmp_path / "inline"
+    assert main(["analyze", str(videos[0]), "--out", str(inline), "--log", log]) == 0
+    assert (inline / "v0" / "report.html").stat().st_size > 1_000_000  # self-contained
+    assert not (inline / "assets").exists()
