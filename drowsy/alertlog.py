@@ -321,8 +321,12 @@ class AlertLog:
         except sqlite3.Error as exc:
             raise LogError(f"alert log {self.path}: write failed ({exc})") from exc
 
-    def start_session(self, source: str, settings: dict, models: dict) -> int:
-        now = _now()
+    def start_session(
+        self, source: str, settings: dict, models: dict, started_at: str | None = None
+    ) -> int:
+        """A new running session; ``started_at`` (ISO UTC) for one imported after the fact
+        (a fleet video analysed elsewhere), else now."""
+        now = started_at or _now()
         cur = self._write(
             "INSERT INTO sessions (source, started_at, settings_json, models_json, owner, status,"
             " last_seen_at) VALUES (?,?,?,?,?,?,?)",
@@ -346,20 +350,31 @@ class AlertLog:
         )
 
     def end_session(
-        self, session_id: int, summary: dict | None = None, interrupted: bool = False
+        self,
+        session_id: int,
+        summary: dict | None = None,
+        interrupted: bool = False,
+        ended_at: str | None = None,
     ) -> None:
         self._write(
             "UPDATE sessions SET ended_at=?, summary_json=?, status=? WHERE id=?",
             (
-                _now(),
+                ended_at or _now(),
                 json.dumps(summary) if summary is not None else None,
                 "interrupted" if interrupted else "finished",
                 session_id,
             ),
         )
 
-    def record(self, session_id: int, alert: Alert, log_id: int | None = None) -> int:
-        """Insert a new alert (``log_id`` None) or update an existing row; returns its id."""
+    def record(
+        self,
+        session_id: int,
+        alert: Alert,
+        log_id: int | None = None,
+        raised_at: str | None = None,
+    ) -> int:
+        """Insert a new alert (``log_id`` None) or update an existing row; returns its id.
+        ``raised_at`` (ISO UTC) for an imported alert, else now."""
         values = (
             str(alert.level),
             alert.end_s,
@@ -373,7 +388,14 @@ class AlertLog:
                 "INSERT INTO alerts (session_id, kind, start_s, start_frame, raised_at, level,"
                 " end_s, duration_s, peak_json, evidence_json, levels_json)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (session_id, str(alert.kind), alert.start_s, alert.start_frame, _now(), *values),
+                (
+                    session_id,
+                    str(alert.kind),
+                    alert.start_s,
+                    alert.start_frame,
+                    raised_at or _now(),
+                    *values,
+                ),
             )
             return _row_id(cur)
         self._write(

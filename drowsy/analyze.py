@@ -10,6 +10,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -99,6 +100,7 @@ def analyze_video(
     except BaseException:
         source.close()
         raise
+    started_at = datetime.now(UTC)
     with alert_log or nullcontext():
         session = Session(
             opts.settings,
@@ -119,6 +121,8 @@ def analyze_video(
         summary = result.to_dict()
         summary.update(
             schema_version=OUTPUT_SCHEMA_VERSION,
+            started_at=started_at.isoformat(timespec="seconds"),
+            ended_at=datetime.now(UTC).isoformat(timespec="seconds"),
             source=str(path),
             source_sha256=sha,
             source_fps=result.source_fps,

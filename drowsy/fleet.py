@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tqdm import tqdm
@@ -194,7 +195,9 @@ def import_into_log(log: AlertLog, result: FleetResult) -> int:
     summary = result.summary or {}
     folder = result.video.out_dir
     events = json.loads((folder / "events.json").read_text(encoding="utf-8"))
-    sid = log.start_session(result.video.relative, {}, summary.get("models", {}))
+    # the session's times are the analysis's own (on whichever node), not the import's
+    started, rate = summary.get("started_at"), summary.get("realtime_factor")
+    sid = log.start_session(result.video.relative, {}, summary.get("models", {}), started)
     for a in events.get("alerts", []):
         alert = Alert(
             uid=a["id"],
@@ -207,13 +210,19 @@ def import_into_log(log: AlertLog, result: FleetResult) -> int:
             evidence=a.get("evidence", {}),
             levels=a.get("levels", {}),
         )
-        alert_id = log.record(sid, alert)
+        raised = None
+        if started and rate:  # when the analysis got to it
+            at = datetime.fromisoformat(started) + timedelta(seconds=alert.start_s / rate)
+            raised = at.isoformat(timespec="seconds")
+        alert_id = log.record(sid, alert, raised_at=raised)
         for rel in a.get("images", []):
             image = folder / rel
             if image.is_file():
                 role = image.stem.split("_", 1)[1] if "_" in image.stem else image.stem
                 log.add_image(alert_id, role, image.read_bytes())
-    log.end_session(sid, summary, interrupted=result.status == "interrupted")
+    log.end_session(
+        sid, summary, interrupted=result.status == "interrupted", ended_at=summary.get("ended_at")
+    )
     return sid
 
 

@@ -58,3 +58,31 @@ def test_analyze_outputs_match_the_documented_schemas(tmp_path, face_video):
         set(video_row(result)) == (documented("fleet/videos.parquet") - {"alerts_<kind>"}) | kinds
     )
     assert set(event_rows(result)[0]) == documented("fleet/events.parquet")
+
+
+def test_a_fleet_video_imported_into_the_log_keeps_its_analysis_times(tmp_path, face_video):
+    """Before: imported sessions had start = end = raised_at = the moment of the import."""
+    from drowsy.alertlog import AlertLog
+    from drowsy.fleet import FleetResult, FleetVideo, import_into_log
+
+    out = tmp_path / "out"
+    assert (
+        main(["analyze", str(face_video), "--out", str(out), "--log", str(tmp_path / "a.db")]) == 0
+    )
+    folder = out / face_video.stem
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["started_at"], summary["ended_at"] = (
+        "2026-01-02T03:04:05+00:00",
+        "2026-01-02T03:04:30+00:00",
+    )
+    summary["realtime_factor"] = 2.0
+    result = FleetResult(FleetVideo(face_video, "a/face.avi", folder), "finished", summary)
+    with AlertLog(tmp_path / "fleet.db") as log:
+        sid = import_into_log(log, result)
+        session = next(s for s in log.sessions() if s["id"] == sid)
+        alert = log.alerts()[0]
+    assert session["started_at"] == "2026-01-02T03:04:05+00:00"
+    assert session["ended_at"] == "2026-01-02T03:04:30+00:00"
+    # raised when the analysis (at 2x real time) reached the alert's media time
+    start = alert["start_s"]
+    assert alert["raised_at"] == f"2026-01-02T03:04:{5 + int(start / 2):02d}+00:00"
