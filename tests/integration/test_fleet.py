@@ -175,3 +175,29 @@ def test_fleet_on_an_unwritable_out_or_an_unlistable_input_is_one_line(
     assert main([*args, "--log", str(tmp_path / "l.db")]) != 0
     assert "permission denied" in capsys.readouterr().err
     monkeypatch.setattr(os, "walk", real_walk)
+
+
+def test_fleet_prints_one_line_per_video_off_a_terminal(tmp_path, monkeypatch, capsys):
+    """Before: nothing was printed until the end of the run (no bar off a terminal)."""
+    from drowsy import fleet
+    from drowsy.settings import Settings
+    from tests.helpers import blank_frames, write_video
+
+    (tmp_path / "in" / "a").mkdir(parents=True)
+    for name in ("x.avi", "y.avi"):
+        write_video(tmp_path / "in" / "a" / name, blank_frames(5), fps=10)
+
+    def fake_ray(ray, todo, *args):  # what Ray hands back: each video failed, in turn
+        for v in todo:
+            yield fleet.FleetResult(v, "failed", error=f"{v.relative}: broken")
+
+    monkeypatch.setattr(fleet, "_ray", lambda: None)
+    monkeypatch.setattr(fleet, "_run_on_ray", fake_ray)
+    settings = Settings(runtime={"estimator": "geometric"})
+    fleet.run_fleet(tmp_path / "in", tmp_path / "out", settings, tmp_path / "l.db", progress=False)
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["[1/2] a/x.avi: failed", "[2/2] a/y.avi: failed"]
+    fleet.run_fleet(
+        tmp_path / "in", tmp_path / "out", settings, tmp_path / "l.db", progress=False, quiet=True
+    )
+    assert capsys.readouterr().err == ""

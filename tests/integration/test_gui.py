@@ -379,3 +379,14 @@ def test_the_source_menu_asks_the_camera_for_a_resolution(qtbot, gui_settings, f
     assert [a.isChecked() for a in window.camera_modes.actions()].count(True) == 1
     assert window.worker is worker  # a video file keeps playing; the next camera gets it
     window.close()
+
+
+def test_a_session_that_could_not_be_logged_is_not_called_none(qtbot, gui_settings, face_video):
+    """Before: "session None ended" when the alert log was broken."""
+    window = MonitorWindow(gui_settings, str(face_video))
+    qtbot.addWidget(window)
+    window.stop()
+    qtbot.waitUntil(lambda: window.worker_thread is None or window.worker_thread.isFinished())
+    window._on_finished({"session": None, "frames": 3, "alerts": 0})
+    assert window.banner.text() == "session (not logged) ended: 3 frames, 0 alerts"
+    window.close()
