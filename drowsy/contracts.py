@@ -186,10 +186,11 @@ class AlertLevel(StrEnum):
 _LEVEL_RANK = {AlertLevel.INFO: 0, AlertLevel.WARNING: 1, AlertLevel.CRITICAL: 2}
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Alert:
-    """One alert from raise to end. Mutable while active: the engine escalates its level, tracks
-    peak values and finally sets ``end_s``."""
+    """One alert at one moment: a snapshot. The engine never changes an alert it has emitted;
+    an escalation, a new peak or the end is a new snapshot (``dataclasses.replace`` with new
+    dicts), so sinks and the GUI thread may keep and read any snapshot without copying."""
 
     uid: int
     kind: AlertKind

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import time
 from collections import deque
@@ -171,7 +170,7 @@ class LogSink:
         if explanations is None:
             explanations = result.explanations if result else {}
         for u in updates:
-            self._queue(_Pending(u.alert.uid, alert=copy.deepcopy(u.alert)))
+            self._queue(_Pending(u.alert.uid, alert=u.alert))
             if u.action is AlertAction.ENDED:
                 self._ended.add(u.alert.uid)
             obs = result.observation if result else None

@@ -7,7 +7,6 @@ alert still in force, not the newest update; an ended alert never silences a mor
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ class BoardChange:
 
 
 class ActiveAlertBoard:
-    """Alerts in force by uid (snapshots: the engine keeps mutating its own objects)."""
+    """Alerts in force by uid (the latest snapshot of each)."""
 
     def __init__(self) -> None:
         self._active: dict[int, Alert] = {}
@@ -41,7 +40,7 @@ class ActiveAlertBoard:
         before = self.top
         ended = []
         for u in updates:
-            alert = copy.deepcopy(u.alert)
+            alert = u.alert
             if u.action is AlertAction.ENDED:
                 self._active.pop(alert.uid, None)
                 self._acknowledged.pop(alert.uid, None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from drowsy.contracts import (
     Alert,
@@ -201,27 +201,31 @@ class AlertEngine:
         alert = self.active.get(kind)
         if alert is None:
             return None
-        for key, value in peak.items():
-            if value > alert.peak.get(key, float("-inf")):
-                alert.peak[key] = round(value, 4)
+        higher = {k: round(v, 4) for k, v in peak.items() if v > alert.peak.get(k, float("-inf"))}
+        if higher:  # a new peak is kept (in the next snapshot emitted), not announced
+            alert = self.active[kind] = replace(alert, peak={**alert.peak, **higher})
         cap = LEVELS[kind][1]
         if (
             alert.level.rank < cap.rank
             and t - self._level_since[kind] >= self.rules.escalate_after_s
         ):
-            alert.level = alert.level.raised()
-            alert.levels[str(alert.level)] = round(t, 3)
-            self._level_since[kind] = t
-            return AlertUpdate(AlertAction.ESCALATED, alert)
+            return self._escalate(kind, alert.level.raised(), t)
         return None
+
+    def _escalate(self, kind: AlertKind, level: AlertLevel, t: float) -> AlertUpdate:
+        alert = self.active[kind]
+        levels = {**alert.levels, str(level): round(t, 3)}
+        alert = self.active[kind] = replace(alert, level=level, levels=levels)
+        self._level_since[kind] = t
+        return AlertUpdate(AlertAction.ESCALATED, alert)
 
     def _end(self, kind: AlertKind, t: float, **evidence: object) -> AlertUpdate | None:
         alert = self.active.pop(kind, None)
         if alert is None:
             return None
-        alert.end_s = max(t, alert.start_s)
-        alert.evidence.update(evidence)
-        self._cooldown_until[kind] = alert.end_s + self.rules.cooldown(kind.value)
+        end = max(t, alert.start_s)
+        alert = replace(alert, end_s=end, evidence={**alert.evidence, **evidence})
+        self._cooldown_until[kind] = end + self.rules.cooldown(kind.value)
         return AlertUpdate(AlertAction.ENDED, alert)
 
     # ----------------------------------------------------------------------- main entry
@@ -408,10 +412,7 @@ class AlertEngine:
             ]
             alert = self.active.get(AlertKind.DROWSY_PERCLOS)
             if alert and p >= self.rules.perclos_critical and alert.level != AlertLevel.CRITICAL:
-                alert.level = AlertLevel.CRITICAL
-                alert.levels[str(alert.level)] = round(t, 3)
-                self._level_since[AlertKind.DROWSY_PERCLOS] = t
-                out.append(AlertUpdate(AlertAction.ESCALATED, alert))
+                out.append(self._escalate(AlertKind.DROWSY_PERCLOS, AlertLevel.CRITICAL, t))
             return out
         return []
 

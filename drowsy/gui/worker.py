@@ -5,7 +5,6 @@ threads). Seeks, reconnects, shutdown and log faults are the session runner's
 
 from __future__ import annotations
 
-import copy
 import logging
 import traceback
 
@@ -47,8 +46,8 @@ class _Forward(SessionListener):
     def alerts(
         self, updates: list[AlertUpdate], change: BoardChange, board: ActiveAlertBoard
     ) -> None:
-        # snapshots: the engine goes on mutating its alerts while the GUI thread reads these
-        self.w.alert_updates.emit(copy.deepcopy(updates))
+        # alerts are frozen snapshots: the GUI thread reads them while the engine goes on
+        self.w.alert_updates.emit(list(updates))
 
     def status(self, text: str) -> None:
         self.w.status.emit(text)

@@ -391,7 +391,7 @@ def test_a_folder_left_half_written_by_a_full_disk_is_analysed_again(
     from drowsy import analyze
     from drowsy.errors import UserError
 
-    def full(folder):  # what write_text_atomic raises when the disk is full
+    def full(folder, assets=None):  # what write_text_atomic raises when the disk is full
         raise UserError(f"cannot write {folder / 'report.html'}: No space left on device")
 
     out, log = tmp_path / "out", tmp_path / "l.db"

@@ -16,7 +16,9 @@ def run(settings: Settings, signals, states=None):
     for i, s in enumerate(signals):
         updates += engine.update(s, states[i] if states else None)
     updates += engine.finish()
-    raised = [u.alert for u in updates if u.action is AlertAction.RAISED]
+    # each raised alert as it last was (snapshots: its end is a later update's alert)
+    latest = {u.alert.uid: u.alert for u in updates}
+    raised = [latest[u.alert.uid] for u in updates if u.action is AlertAction.RAISED]
     return engine, updates, raised
 
 
@@ -107,6 +109,10 @@ def test_long_distraction_fires_at_three_seconds_and_escalates(settings):
     after = settings.alerts.escalate_after_s
     assert ld.levels["critical"] == pytest.approx(ld.start_s + after, abs=0.05)
     assert ld.level_start_s == ld.levels["critical"]
+    # what was emitted at the raise is a snapshot: the escalation did not change it
+    first = next(u.alert for u in updates if u.action is AlertAction.RAISED and u.alert is not ld)
+    assert first.uid == ld.uid and first.level is AlertLevel.WARNING
+    assert first.levels == {"warning": ld.levels["warning"]} and first.end_s is None
 
 
 def test_short_glance_raises_nothing(settings):
@@ -227,8 +233,8 @@ def test_the_console_prints_an_escalation_at_the_time_it_happened():
     from drowsy.live import ConsoleListener
 
     out = io.StringIO()
-    alert = Alert(1, AlertKind.DROWSY_TEMPORAL, AlertLevel.CRITICAL, 20.93, 209)
-    alert.levels = {"warning": 20.93, "critical": 25.9}
+    levels = {"warning": 20.93, "critical": 25.9}
+    alert = Alert(1, AlertKind.DROWSY_TEMPORAL, AlertLevel.CRITICAL, 20.93, 209, levels=levels)
     board = ActiveAlertBoard()
     updates = [AlertUpdate(AlertAction.ESCALATED, alert)]
     ConsoleListener(out).alerts(updates, board.apply(updates), board)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
@@ -24,8 +25,9 @@ def test_alerts_are_committed_when_raised_and_updated_when_they_end(tmp_path):
         # another connection sees it at once: it is on disk, not in a pending transaction
         other = sqlite3.connect(path)
         assert other.execute("SELECT kind, end_s FROM alerts").fetchall() == [("microsleep", None)]
-        alert.end_s, alert.level = 2.5, AlertLevel.CRITICAL
-        alert.evidence["closure_start_s"] = 0.0
+        alert = replace(
+            alert, end_s=2.5, level=AlertLevel.CRITICAL, evidence={"closure_start_s": 0.0}
+        )
         assert log.record(session, alert, row) == row
         got = log.alert(row)
         assert got["level"] == "critical" and got["duration_s"] == pytest.approx(1.5)
@@ -151,8 +153,7 @@ def test_version_1_logs_are_migrated(tmp_path):
     with AlertLog(path) as log:
         status = {s["id"]: s["status"] for s in log.sessions()}
         assert log.recovered == [2]  # no owner recorded: its process cannot be running
-        alert = make_alert(1)
-        alert.levels = {"warning": 1.0, "critical": 6.0}
+        alert = replace(make_alert(1), levels={"warning": 1.0, "critical": 6.0})
         assert log.alert(log.record(1, alert))["levels"] == {"warning": 1.0, "critical": 6.0}
     assert status == {1: "finished", 2: "interrupted"}
 
@@ -161,11 +162,10 @@ def test_the_time_each_level_began_is_logged_and_exported(tmp_path):
     """Before: the log kept the level but not when an escalation happened."""
     with AlertLog(tmp_path / "log.sqlite") as log:
         session = log.start_session("v.mp4", {}, {})
-        alert = make_alert(1, start=20.93)
-        alert.levels = {"warning": 20.93}
+        alert = replace(make_alert(1, start=20.93), levels={"warning": 20.93})
         row = log.record(session, alert)
-        alert.level, alert.levels["critical"] = AlertLevel.CRITICAL, 25.9
-        log.record(session, alert, row)
+        levels = {**alert.levels, "critical": 25.9}
+        log.record(session, replace(alert, level=AlertLevel.CRITICAL, levels=levels), row)
         got = log.alert(row)
         assert got["levels"] == {"warning": 20.93, "critical": 25.9}
         exported = export_alerts(log.alerts(AlertFilter()), "csv")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
+import pytest
+
 from drowsy.alerts.board import ActiveAlertBoard
 from drowsy.contracts import Alert, AlertAction, AlertKind, AlertLevel, AlertUpdate
 
@@ -50,5 +54,6 @@ def test_board_keeps_snapshots_not_the_engines_objects():
     board = ActiveAlertBoard()
     alert = Alert(1, AlertKind.LONG_DISTRACTION, AlertLevel.WARNING, 1.0, 0)
     board.apply([AlertUpdate(R, alert)])
-    alert.level = AlertLevel.CRITICAL  # the engine mutates its own alert later
+    with pytest.raises(FrozenInstanceError):  # nobody can change a snapshot under the board
+        alert.level = AlertLevel.CRITICAL
     assert board.top.level is AlertLevel.WARNING
