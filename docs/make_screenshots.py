@@ -44,7 +44,7 @@ def small(out: Path) -> int:
         state = {"shot": False}
 
         def poll() -> None:
-            top = window.board.top
+            top = window.top_alert
             if not state["shot"] and top is not None and top.level == "critical":
                 state["shot"] = True
                 window._on_fault(
@@ -87,7 +87,7 @@ def main() -> int:
         state = {"shot": False}
 
         def poll() -> None:
-            top = window.board.top
+            top = window.top_alert
             sleeping = top is not None and top.kind == "sleep"
             if not state["shot"] and sleeping and window.latest_alert_images:
                 QTimer.singleShot(150, shoot)

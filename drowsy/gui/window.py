@@ -33,9 +33,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from drowsy.alerts.board import ActiveAlertBoard
+from drowsy.alerts.board import ActiveAlertBoard, BoardChange
 from drowsy.alerts.reasons import reason
-from drowsy.contracts import AlertAction, AlertLevel
+from drowsy.contracts import Alert, AlertAction, AlertLevel
 from drowsy.gui.alarm import Alarm
 from drowsy.gui.banner import AlertBanner
 from drowsy.gui.logview import LogView
@@ -261,7 +261,9 @@ class MonitorWindow(QMainWindow):
         self.duration_s = 0.0
         self._alarm_level: AlertLevel | None = None
         self._sound_note_shown = False
-        self.board = ActiveAlertBoard()
+        # the running session's board (alerts in force), handed over with each alert batch;
+        # the window keeps no alert state of its own
+        self.board: ActiveAlertBoard | None = None
         self.last_ended: str = ""
         self.open_error: str | None = None
         self.stop_reason = "closed"  # or the signal that closed the window
@@ -465,7 +467,7 @@ class MonitorWindow(QMainWindow):
         thread.start()
 
     def stop(self) -> None:
-        self.board.clear()
+        self.board = None
         self._show_board()
         if self.worker is not None and self.worker_thread is not None:
             self.worker.stop(self.stop_reason)
@@ -513,10 +515,12 @@ class MonitorWindow(QMainWindow):
             + ("; red = where the networks looked" if stage != "attention" else "")
         )
 
-    def _on_alert_updates(self, updates: list) -> None:
+    def _on_alert_updates(
+        self, updates: list, change: BoardChange, board: ActiveAlertBoard
+    ) -> None:
         """The banner and the alarm follow the board: the most severe alert still in force,
         never just the newest update."""
-        change = self.board.apply(updates)
+        self.board = board
         for u in updates:
             a = u.alert
             self.plots.alert(a.uid, a.start_s, a.end_s, LEVEL_COLOURS[a.level])
@@ -526,14 +530,21 @@ class MonitorWindow(QMainWindow):
             self.last_ended = f"{a.kind.replace('_', ' ')} ended ({what})"
         self._show_board()
 
+    @property
+    def top_alert(self) -> Alert | None:
+        """The most severe alert in force (None before the first alert of a session)."""
+        return None if self.board is None else self.board.top
+
     def _show_board(self) -> None:
-        top = self.board.top
+        board = self.board
+        top = None if board is None else board.top
+        level = None if board is None else board.alarm_level
         if top is None:
             self.banner.show_message(
                 f"no alert active{' - last: ' + self.last_ended if self.last_ended else ''}"
             )
         else:
-            more = len(self.board.active) - 1
+            more = len(board.active) - 1 if board is not None else 0
             extra = f"  (+{more} more active)" if more else ""
             kind = top.kind.replace("_", " ")
             why = reason(top, self.settings.alerts)
@@ -541,9 +552,8 @@ class MonitorWindow(QMainWindow):
                 top.level,
                 f"{kind} - {why}{extra}",
                 LEVEL_COLOURS[top.level],
-                flash=top.level == AlertLevel.CRITICAL and self.board.alarm_level is not None,
+                flash=top.level == AlertLevel.CRITICAL and level is not None,
             )
-        level = self.board.alarm_level
         if level != self._alarm_level:
             self._alarm_level = level
             if level is None:
@@ -587,7 +597,7 @@ class MonitorWindow(QMainWindow):
 
     def _on_status(self, text: str) -> None:
         self.status_bar.showMessage(text, 10000)
-        if self.board.top is None:
+        if self.top_alert is None:
             self.banner.show_message(text)
 
     def _on_failed(self, text: str) -> None:
@@ -605,7 +615,7 @@ class MonitorWindow(QMainWindow):
         self.info = info
 
     def _on_finished(self, summary: dict) -> None:
-        if summary and self.board.top is None:  # an alert still in force keeps the banner
+        if summary and self.top_alert is None:  # an alert still in force keeps the banner
             sid = summary.get("session")
             name = "session (not logged)" if sid is None else f"session {sid}"
             self.banner.show_message(
@@ -616,7 +626,8 @@ class MonitorWindow(QMainWindow):
     def _acknowledge(self) -> None:
         """Silence the alarm for the alerts in force; an escalation or a new alert sounds again.
         The banner keeps showing what is active."""
-        self.board.acknowledge()
+        if self.board is not None:
+            self.board.acknowledge()
         self._show_board()
 
     def _toggle_pause(self, paused: bool) -> None:

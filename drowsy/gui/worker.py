@@ -46,8 +46,9 @@ class _Forward(SessionListener):
     def alerts(
         self, updates: list[AlertUpdate], change: BoardChange, board: ActiveAlertBoard
     ) -> None:
-        # alerts are frozen snapshots: the GUI thread reads them while the engine goes on
-        self.w.alert_updates.emit(list(updates))
+        # alerts are frozen snapshots and the board is the session's own (locked): the GUI
+        # thread reads both while the engine goes on
+        self.w.alert_updates.emit(list(updates), change, board)
 
     def status(self, text: str) -> None:
         self.w.status.emit(text)
@@ -70,7 +71,8 @@ class PipelineWorker(QObject):
     signals."""
 
     result = pyqtSignal(object)  # FrameResult
-    alert_updates = pyqtSignal(object)  # list[AlertUpdate], every change incl. end of stream
+    # list[AlertUpdate] (every change incl. end of stream), BoardChange, the session's board
+    alert_updates = pyqtSignal(object, object, object)
     status = pyqtSignal(str)  # one-line messages (source lost/back, seeks)
     failed = pyqtSignal(str)  # an error in a stage on one frame: shown, the run goes on
     open_failed = pyqtSignal(str)  # the source never opened

@@ -20,6 +20,18 @@ from drowsy.settings import Settings, apply_override, load_settings
 from tests.helpers import monitor_screenshot
 
 
+def board_sender(window):
+    """What the session does with each alert batch: apply it to its board, hand both over."""
+    from drowsy.alerts.board import ActiveAlertBoard
+
+    board = ActiveAlertBoard()
+
+    def send(*updates):
+        window._on_alert_updates(list(updates), board.apply(updates), board)
+
+    return send
+
+
 @pytest.fixture
 def gui_settings(tmp_path):
     s = Settings(runtime={"estimator": "geometric"})
@@ -114,7 +126,7 @@ def test_seek_ends_the_active_alert_in_the_log_and_never_reuses_its_row(
     assert '"ended_by": "end_of_stream"' in rows[0][4] and rows[1][2] > 10.0
     (status,) = db.execute("SELECT status FROM sessions").fetchone()
     assert status == "finished"
-    assert window.board.top is None  # nothing left in force after the session ended
+    assert window.top_alert is None  # nothing left in force after the session ended
 
 
 def test_settings_dialog_round_trip_and_rejects_bad_values(qtbot, tmp_path):
@@ -309,16 +321,18 @@ def test_banner_and_alarm_follow_the_most_severe_alert_in_force(qtbot, gui_setti
 
     window = MonitorWindow(gui_settings, str(face_video))
     qtbot.addWidget(window)
-    window.stop()  # drive the view by hand
+    window.stop()  # drive the view by hand, as the session would: its board, then the batch
+    qtbot.waitUntil(lambda: window.worker_thread is None or window.worker_thread.isFinished())
+    send = board_sender(window)
     temporal = Alert(
         101, AlertKind.DROWSY_TEMPORAL, AlertLevel.CRITICAL, 25.0, 0, peak={"drowsiness": 0.97}
     )
     distraction = Alert(102, AlertKind.LONG_DISTRACTION, AlertLevel.WARNING, 31.0, 0)
-    window._on_alert_updates([AlertUpdate(AlertAction.RAISED, temporal)])
-    window._on_alert_updates([AlertUpdate(AlertAction.RAISED, distraction)])
+    send(AlertUpdate(AlertAction.RAISED, temporal))
+    send(AlertUpdate(AlertAction.RAISED, distraction))
     assert window.banner.text().startswith("CRITICAL: drowsy temporal")
     ended = Alert(102, AlertKind.LONG_DISTRACTION, AlertLevel.WARNING, 31.0, 0, end_s=31.5)
-    window._on_alert_updates([AlertUpdate(AlertAction.ENDED, ended)])
+    send(AlertUpdate(AlertAction.ENDED, ended))
     assert window.banner.text().startswith("CRITICAL: drowsy temporal")
     assert window._alarm_level is AlertLevel.CRITICAL
     window._acknowledge()
@@ -343,7 +357,7 @@ def test_a_critical_alert_and_a_log_fault_fit_a_1024x768_screen(qtbot, gui_setti
     alert = Alert(
         7, AlertKind.DROWSY_TEMPORAL, AlertLevel.CRITICAL, 20.9, 0, peak={"drowsiness": 0.98}
     )
-    window._on_alert_updates([AlertUpdate(AlertAction.RAISED, alert)])
+    board_sender(window)(AlertUpdate(AlertAction.RAISED, alert))
     window._on_fault(
         "alert log: disk full (No space left on device) at /var/lib/drowsy/log.sqlite; 47"
         " changes kept in memory, retrying every 5 s; monitoring continues" * 2
@@ -389,4 +403,35 @@ def test_a_session_that_could_not_be_logged_is_not_called_none(qtbot, gui_settin
     qtbot.waitUntil(lambda: window.worker_thread is None or window.worker_thread.isFinished())
     window._on_finished({"session": None, "frames": 3, "alerts": 0})
     assert window.banner.text() == "session (not logged) ended: 3 frames, 0 alerts"
+    window.close()
+
+
+def test_overlapping_alerts_through_the_real_worker_share_the_sessions_board(
+    qtbot, gui_settings, tmp_path
+):
+    """A microsleep escalating to sleep while a long distraction is raised and ends: the
+    window shows the session's own board (no second board), the most severe alert on top."""
+    from drowsy.scenario.render import render
+    from drowsy.scenario.script import Event, Script
+
+    script = Script(
+        events=(Event("glance", 2.0, 6.0, yaw_deg=40.0), Event("closure", 3.0, 9.0)),
+        duration_s=12,
+        fps=10,
+        size=(320, 240),
+    )
+    video = render(script, tmp_path / "overlap.avi")
+    window = MonitorWindow(gui_settings, str(video))
+    qtbot.addWidget(window)
+    window.worker.speed = 2.0
+    seen: list[tuple[str, ...]] = []
+
+    def watch(updates, change, board):
+        assert board is window.worker.session.board  # one board: the session's
+        seen.append(tuple(sorted(str(a.kind) for a in board.active)))
+
+    window.worker.alert_updates.connect(watch)
+    qtbot.waitUntil(lambda: window.worker_thread.isFinished(), timeout=60000)
+    assert any(len(kinds) >= 2 for kinds in seen), seen  # two alerts in force at once
+    assert window.top_alert is None and window._alarm_level is None
     window.close()
