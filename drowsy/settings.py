@@ -1,4 +1,4 @@
-"""One validated settings model: defaults from DESIGN.md's alert table, a TOML file in the
+"""One validated settings model: defaults from the alert table of docs/architecture.md, a TOML file in the
 user's config dir, and ``section.key=value`` overrides from the command line.
 
 Validation lives here (pydantic) so that the CLI, the GUI's settings dialog and the settings file
@@ -130,7 +130,7 @@ DEFAULT_COOLDOWNS_S: dict[str, float] = {
 
 
 class AlertSettings(_Section):
-    """The alert rules: durations, windows, limits, cooldowns (DESIGN.md's regulatory numbers)."""
+    """The alert rules: durations, windows, limits, cooldowns (docs/architecture.md: the regulatory numbers)."""
 
     blink_max_s: float = Field(0.5, gt=0)
     microsleep_s: float = Field(1.0, gt=0)

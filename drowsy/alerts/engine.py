@@ -1,4 +1,4 @@
-"""Alert engine: every row of DESIGN.md's alert table, in seconds of video time.
+"""Alert engine: every row of the alert table in docs/architecture.md, in seconds of video time.
 
 Each frame's signals hold from their timestamp until the next frame's, so rules measure time,
 not frame counts, and 6 fps and 30 fps video raise the same alerts. Conditions end only after
@@ -112,7 +112,7 @@ class EngineStatus:
 
 class AlertEngine:
     """Turns per-frame signals (and the temporal model's state) into alerts with the rules and
-    regulatory limits of DESIGN.md: raises, escalates and ends them, with cooldowns, and keeps
+    regulatory limits of docs/architecture.md: raises, escalates and ends them, with cooldowns, and keeps
     blink/closure/yawn episodes."""
 
     def __init__(

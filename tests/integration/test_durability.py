@@ -1,4 +1,4 @@
-"""DESIGN.md reliability: a killed process leaves a readable log with every alert raised."""
+"""docs/architecture.md, reliability: a killed process leaves a readable log with every alert raised."""
 
 from __future__ import annotations
 

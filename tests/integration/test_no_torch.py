@@ -1,4 +1,4 @@
-"""DESIGN.md: the runtime never imports torch, torchvision or the training package."""
+"""docs/architecture.md: the runtime never imports torch, torchvision or the training package."""
 
 from __future__ import annotations
 

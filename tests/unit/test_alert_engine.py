@@ -1,4 +1,4 @@
-"""The alert table of DESIGN.md, rule by rule, on generated signal sequences."""
+"""The alert table of docs/architecture.md, rule by rule, on generated signal sequences."""
 
 from __future__ import annotations
 
