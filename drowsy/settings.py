@@ -1,5 +1,5 @@
-"""One validated settings model: defaults from the alert table of docs/architecture.md, a TOML file in the
-user's config dir, and ``section.key=value`` overrides from the command line.
+"""One validated settings model: defaults from the alert table of docs/architecture.md, a
+TOML file in the user's config dir, and ``section.key=value`` overrides from the command line.
 
 Validation lives here (pydantic) so that the CLI, the GUI's settings dialog and the settings file
 reject the same bad values with the same reasons.
@@ -130,7 +130,8 @@ DEFAULT_COOLDOWNS_S: dict[str, float] = {
 
 
 class AlertSettings(_Section):
-    """The alert rules: durations, windows, limits, cooldowns (docs/architecture.md: the regulatory numbers)."""
+    """The alert rules: durations, windows, limits, cooldowns (the regulatory numbers of
+    docs/architecture.md)."""
 
     blink_max_s: float = Field(0.5, gt=0)
     microsleep_s: float = Field(1.0, gt=0)

@@ -112,8 +112,8 @@ class EngineStatus:
 
 class AlertEngine:
     """Turns per-frame signals (and the temporal model's state) into alerts with the rules and
-    regulatory limits of docs/architecture.md: raises, escalates and ends them, with cooldowns, and keeps
-    blink/closure/yawn episodes."""
+    regulatory limits of docs/architecture.md: raises, escalates and ends them, with
+    cooldowns, and keeps blink/closure/yawn episodes."""
 
     def __init__(
         self, settings: AlertSettings, signals: SignalSettings, first_uid: int = 0

@@ -1,4 +1,5 @@
-"""docs/architecture.md, reliability: a killed process leaves a readable log with every alert raised."""
+"""Reliability (docs/architecture.md): a killed process leaves a readable log with every alert
+raised."""
 
 from __future__ import annotations
 

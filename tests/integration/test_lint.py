@@ -41,3 +41,26 @@ def test_runtime_types_check():
         pytest.skip("mypy not installed (install the dev extra)")
     result = subprocess.run([mypy], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_no_file_cites_a_document_that_is_not_in_the_repo():
+    """Before: code, tests and the README cited DESIGN.md, which is not part of the project."""
+    import re
+
+    from tests.helpers import ROOT
+
+    have = {p.name for p in ROOT.rglob("*.md") if ".venv" not in p.parts}
+    missing = []
+    for folder in ("drowsy", "training", "tests", "benchmarks", "deploy", "docs"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix not in (".py", ".md", ".toml", ".j2", ".sh", ".yaml") or path == Path(
+                __file__
+            ):
+                continue
+            for name in re.findall(r"\b([A-Za-z0-9_-]+\.md)\b", path.read_text(errors="ignore")):
+                if name not in have:
+                    missing.append(f"{path.relative_to(ROOT)}: {name}")
+    for name in re.findall(r"\b([A-Za-z0-9_-]+\.md)\b", (ROOT / "README.md").read_text()):
+        if name not in have:
+            missing.append(f"README.md: {name}")
+    assert not missing, missing
