@@ -84,7 +84,18 @@ def to_input(images: np.ndarray, size: int = 64) -> torch.Tensor:
     return torch.from_numpy(standardise(images)).unsqueeze(1)
 
 
-def _save(path: Path, stage: str, config: object, model: nn.Module, opt, step: int, **extra):
+def _save(
+    path: Path,
+    stage: str,
+    config: object,
+    model: nn.Module,
+    opt,
+    step: int,
+    rng: np.random.Generator | None = None,
+    **extra,
+):
+    """A checkpoint with everything a resumed run needs to continue exactly as an
+    uninterrupted one would: weights, optimizer, step and both random generators."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -94,6 +105,8 @@ def _save(path: Path, stage: str, config: object, model: nn.Module, opt, step: i
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),
             "step": step,
+            "rng_numpy": None if rng is None else rng.bit_generator.state,
+            "rng_torch": torch.get_rng_state(),
             **extra,
         },
         tmp,
@@ -113,9 +126,18 @@ def load_checkpoint(path: Path, stage: str | None = None) -> dict:
     return ckpt
 
 
-def _resume(path: Path, stage: str, config: object, data: str, model: nn.Module, opt) -> int:
+def _resume(
+    path: Path,
+    stage: str,
+    config: object,
+    data: str,
+    model: nn.Module,
+    opt,
+    rng: np.random.Generator | None = None,
+) -> int:
     """Step to continue from (0 for a fresh run); refuses a checkpoint of another config or
-    of other data (``data`` is the training set's :func:`input_key`)."""
+    of other data (``data`` is the training set's :func:`input_key`). Restores ``rng`` and
+    torch's generator, so the batches and augmentations go on where they stopped."""
     if not path.exists():
         return 0
     ckpt = load_checkpoint(path, stage)
@@ -132,6 +154,10 @@ def _resume(path: Path, stage: str, config: object, data: str, model: nn.Module,
         )
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
+    if rng is not None and ckpt.get("rng_numpy") is not None:
+        rng.bit_generator.state = ckpt["rng_numpy"]
+    if ckpt.get("rng_torch") is not None:
+        torch.set_rng_state(ckpt["rng_torch"])
     return int(ckpt["step"])
 
 
@@ -142,13 +168,6 @@ def _fast_forward(sched, steps: int) -> None:
         warnings.simplefilter("ignore", UserWarning)
         for _ in range(steps):
             sched.step()
-
-
-def _batches(n: int, batch: int, rng: np.random.Generator):
-    while True:
-        perm = rng.permutation(n)
-        for i in range(0, n - batch + 1 if n >= batch else 1, batch):
-            yield perm[i : i + batch]
 
 
 def _patch_mask(n: int, ratio: float, rng: np.random.Generator, size: int = 64, patch: int = 8):
@@ -180,11 +199,10 @@ def pretrain(
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     both = nn.ModuleDict({"backbone": model, "head": head})
     fingerprint = input_key(data)
-    start = _resume(out, "pretrain", cfg, fingerprint, both, opt)
+    start = _resume(out, "pretrain", cfg, fingerprint, both, opt, rng)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
     _fast_forward(sched, start)
     aug = AugmentConfig()
-    batches = _batches(len(data), cfg.batch_size, rng)
     losses: list[float] = []
     both.train()
     bar = tqdm(
@@ -194,7 +212,10 @@ def pretrain(
         leave=False,
     )
     for step in bar:
-        x = to_input(augment_batch(data.images[next(batches)], rng, aug))
+        # a batch drawn from the generator alone (no epoch state), so a resumed run goes on
+        # with exactly the batches an uninterrupted one would have seen
+        idx = rng.choice(len(data), cfg.batch_size, replace=False)
+        x = to_input(augment_batch(data.images[idx], rng, aug))
         if cfg.pretext == "rotation":
             k = torch.from_numpy(rng.integers(0, 4, len(x)))
             x = torch.stack(
@@ -212,7 +233,7 @@ def pretrain(
         sched.step()
         losses.append(loss.item())
         if (step + 1) % checkpoint_every == 0 or step + 1 == cfg.steps:
-            _save(out, "pretrain", cfg, both, opt, step + 1, data=fingerprint)
+            _save(out, "pretrain", cfg, both, opt, step + 1, rng, data=fingerprint)
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
     return {"final_loss": float(np.mean(losses[-50:])) if losses else None}
 
@@ -258,7 +279,7 @@ def finetune(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     fingerprint = input_key(train)
-    start = _resume(out, "finetune", cfg, fingerprint, model, opt) if out else 0
+    start = _resume(out, "finetune", cfg, fingerprint, model, opt, rng) if out else 0
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
     _fast_forward(sched, start)
     # balanced sampling: each batch half of each class, whatever the class ratio
@@ -284,7 +305,7 @@ def finetune(
         opt.step()
         sched.step()
         if out and ((step + 1) % checkpoint_every == 0 or step + 1 == cfg.steps):
-            _save(out, "finetune", cfg, model, opt, step + 1, data=fingerprint)
+            _save(out, "finetune", cfg, model, opt, step + 1, rng, data=fingerprint)
     model.eval()
     return model
 
