@@ -47,7 +47,11 @@ VERSION = "4"
 EYE_RECIPE = MemberRecipe(task="eyes", arch="cnn_t32", steps=1500)
 # one seed of the same network at 48 px: more detail for small, blurred night crops at 2.25x
 # the cost; a candidate beside the 32 px seeds, chosen only if it wins by more than TIE
-EYE_EXTRA = (MemberRecipe(task="eyes", arch="cnn_t48", steps=1500),)
+EYE_EXTRA = (
+    MemberRecipe(task="eyes", arch="cnn_t48", steps=1500),
+    # the 32 px member with the small video sources (FL3D, webcam, portraits) drawn more often
+    MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, source_alpha=0.5),
+)
 YAWN_RECIPE = MemberRecipe(task="yawn", arch="cnn_t32", steps=1000, occlude_p=0.3)
 # the sources a choice is scored on (docs/PROTOCOL.md): both classes, several people
 CHOICE_SOURCES = {"eyes": ("mrl", "fl3d")}
@@ -146,7 +150,7 @@ class PeopleBuild:
         cached in ``work/``: a stopped run continues at the next recipe)."""
         import torch
 
-        key = "-".join(str(v) for v in asdict(recipe).values())
+        key = recipe.key
         path = self.cfg.work / f"oof-{key}-n{len(split.labels)}.npy"
         folds_path = path.with_suffix(".folds.pt")
         if path.exists():
@@ -201,7 +205,7 @@ class PeopleBuild:
         main = recipes[: self.cfg.members]
         groups = {f"member{k}": [r] for k, r in enumerate(main)}
         groups["ensemble"] = main
-        groups |= {f"{r.arch}_seed{r.seed}": [r] for r in recipes[self.cfg.members :]}
+        groups |= {r.label: [r] for r in recipes[self.cfg.members :]}
         cands = {k: np.mean([oofs[r] for r in g], axis=0) for k, g in groups.items()}
         old = self.previous(task, split)
         if old is not None:
@@ -303,7 +307,8 @@ class PeopleBuild:
         images, labels = b.split.people.images[train], b.split.labels[train]
         b.chosen = chosen
         b.results["choice"]["recipes"] = [asdict(r) for r in chosen]
-        b.models = [train_member(r, images, labels) for r in chosen]
+        sources = b.split.people.source[train]
+        b.models = [train_member(r, images, labels, sources) for r in chosen]
         self.tick(f"{b.task}_final")
         return b
 

@@ -31,6 +31,23 @@ class MemberRecipe:
     lr: float = 3e-3
     seed: int = 0
     occlude_p: float = 0.0  # yawn: objects drawn in front of the mouth, as negatives
+    # draw each crop with weight (crops of its source)^-alpha: 0 = as they come (MRL, 12k
+    # close-ups, dominates); 0.5 = square-root balancing, the small video sources count more
+    source_alpha: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """Cache key of its OOF predictions (fields at their default that were added later
+        are left out, so earlier caches stay valid)."""
+        fields = asdict(self)
+        if fields["source_alpha"] == 0.0:
+            del fields["source_alpha"]
+        return "-".join(str(v) for v in fields.values())
+
+    @property
+    def label(self) -> str:
+        balanced = f"_sources{self.source_alpha:g}" if self.source_alpha else ""
+        return f"{self.arch}{balanced}_seed{self.seed}"
 
     def finetune_config(self) -> FinetuneConfig:
         return FinetuneConfig(
@@ -46,9 +63,18 @@ class MemberRecipe:
         )
 
 
-def train_member(recipe: MemberRecipe, images: np.ndarray, labels: np.ndarray) -> CropNet:
+def train_member(
+    recipe: MemberRecipe,
+    images: np.ndarray,
+    labels: np.ndarray,
+    sources: np.ndarray | None = None,
+) -> CropNet:
     crops = CropSet(images, labels.astype(np.int64), TASK_CLASSES[recipe.task])
-    return finetune(recipe.finetune_config(), crops, None, progress=False)
+    weights = None
+    if recipe.source_alpha and sources is not None:
+        _, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
+        weights = counts[inverse].astype(float) ** -recipe.source_alpha
+    return finetune(recipe.finetune_config(), crops, None, progress=False, sample_weights=weights)
 
 
 def recipe_oof(
@@ -62,7 +88,7 @@ def recipe_oof(
     images = split.people.images
 
     def fit_predict(train: np.ndarray, val: np.ndarray) -> np.ndarray:
-        model = train_member(recipe, images[train], split.labels[train])
+        model = train_member(recipe, images[train], split.labels[train], split.people.source[train])
         f = int(split.fold[val[0]])
         if keep is not None:
             keep[f] = model

@@ -264,8 +264,11 @@ def finetune(
     out: Path | None,
     progress: bool = True,
     checkpoint_every: int = 100,
+    sample_weights: np.ndarray | None = None,
 ) -> CropNet:
-    """Supervised training of the classifier on labelled crops (balanced batches)."""
+    """Supervised training of the classifier on labelled crops (balanced batches);
+    ``sample_weights``: how often each crop is drawn, relative to the others of its class
+    (e.g. to let a small source count for more than its size)."""
     if cfg.mode not in ("full", "frozen"):
         raise TrainingError(f"unknown fine-tuning mode {cfg.mode!r}")
     labels = train.labels
@@ -284,6 +287,9 @@ def finetune(
     _fast_forward(sched, start)
     # balanced sampling: each batch half of each class, whatever the class ratio
     by_class = [np.flatnonzero(labels == c) for c in (0, 1)]
+    draws: list[np.ndarray | None] = [None, None]
+    if sample_weights is not None:
+        draws = [sample_weights[ix] / sample_weights[ix].sum() for ix in by_class]
     aug = AugmentConfig(occlude_p=cfg.occlude_p)
     model.train()
     if cfg.mode == "frozen":
@@ -296,7 +302,14 @@ def finetune(
     )
     for step in bar:
         half = cfg.batch_size // 2
-        idx = np.concatenate([rng.choice(ix, half, replace=len(ix) < half) for ix in by_class])
+        idx = np.concatenate(
+            [
+                rng.choice(ix, half, replace=len(ix) < half)
+                if draw is None
+                else rng.choice(ix, half, replace=True, p=draw)
+                for ix, draw in zip(by_class, draws, strict=True)
+            ]
+        )
         x = to_input(augment_batch(train.images[idx], rng, aug), model.input_size)
         y = torch.from_numpy(labels[idx])
         loss = F.cross_entropy(model(x), y, label_smoothing=0.05)
