@@ -109,9 +109,15 @@ def render_eyes(r: dict, people: dict, timings: dict) -> str:
         "Mean over MRL and FL3D of the pooled OOF balanced accuracy (`previous` = the version-2"
         " ensemble, which never saw these people):",
         "",
-        "| candidate | score |",
-        "|---|---|",
-        *[f"| {k} | {_f(v, 4)} |" for k, v in e["choice"]["scores"].items()],
+        "| candidate | members | cost (pixels a crop) | score |",
+        "|---|---|---|---|",
+        *[
+            f"| {k} | {', '.join(e['choice'].get('members', {}).get(k, ['version 2']))}"
+            f" | {e['choice'].get('cost_px', {}).get(k, '-')} | {_f(v, 4)} |"
+            for k, v in e["choice"]["scores"].items()
+        ],
+        "",
+        "Rule: the best score, or the cheapest candidate within 0.005 of it.",
         "",
         f"Chosen: **{e['choice']['chosen']}**.",
         "",

@@ -250,7 +250,13 @@ class PeopleBuild:
         b.results = {
             "recipe": asdict(chosen[0]),
             "members": len(chosen),
-            "choice": {"scores": scores, "chosen": best, "sources": CHOICE_SOURCES["eyes"]},
+            "choice": {
+                "scores": scores,
+                "chosen": best,
+                "sources": CHOICE_SOURCES["eyes"],
+                "members": {k: [r.label for r in g] for k, g in groups.items()},
+                "cost_px": {k: group_cost(g) for k, g in groups.items()},
+            },
             "fusion": {
                 "ships": ships,
                 "by_source": by_source,
@@ -471,10 +477,12 @@ def cheapest_within_tie(scores: dict[str, float], groups: dict[str, list[MemberR
     top = max(scores.values())
     near = [k for k, v in scores.items() if v >= top - TIE]
 
-    def cost(k: str) -> int:
-        return sum(ARCHS[r.arch].input_size ** 2 for r in groups[k])
+    return min(near, key=lambda k: (group_cost(groups[k]), -scores[k]))
 
-    return min(near, key=lambda k: (cost(k), -scores[k]))
+
+def group_cost(group: list[MemberRecipe]) -> int:
+    """Pixels the members see per crop: ~ proportional to the ms a frame they cost."""
+    return sum(ARCHS[r.arch].input_size ** 2 for r in group)
 
 
 def _fill_oof(cfg: PeopleBuildConfig, recipe: MemberRecipe) -> str:
