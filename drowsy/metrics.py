@@ -11,7 +11,9 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 4) if b else None
 
 
-def binary_metrics(y_true: Sequence[bool], y_pred: Sequence[bool], positive: str) -> dict:
+def binary_metrics(
+    y_true: Sequence[bool] | np.ndarray, y_pred: Sequence[bool] | np.ndarray | bool, positive: str
+) -> dict:
     """Balanced accuracy, F1, recall and false-positive rate for a binary task. Undefined
     values (a class with no examples) are None rather than a misleading 0 or 1."""
     t = np.asarray(y_true, dtype=bool)
@@ -89,7 +91,9 @@ def match_episodes(truth: list[tuple[float, float]], detected: list[tuple[float,
     }
 
 
-def roc_auc(labels: Sequence[float], scores: Sequence[float]) -> float | None:
+def roc_auc(
+    labels: Sequence[float] | np.ndarray, scores: Sequence[float] | np.ndarray
+) -> float | None:
     """Area under the ROC curve (probability a positive outranks a negative; ties count half).
     None when one class is missing."""
     y = np.asarray(labels) > 0.5

@@ -202,7 +202,10 @@ def tracker_crops(
             found: dict[str, list[np.ndarray]] = {r: [] for r in REGIONS}
             with FaceTracker(opts) as tracker:
                 frames = VideoFileSource(path) if is_video else None
-                stream = frames if frames is not None else [Frame(read_image(path), 0.0, 0)]
+                still = None if is_video else read_image(path)
+                stream: Iterable[Frame] = frames if frames is not None else []
+                if still is not None:
+                    stream = [Frame(still, 0.0, 0)]
                 for frame in stream:
                     if frame.image is None or frame.index % every:
                         continue

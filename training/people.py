@@ -19,6 +19,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class PeopleSet:
     frame: np.ndarray  # frame number within its video or sequence (-1: a still image)
     face: np.ndarray  # index of the face image the crop came from (both eyes share it)
 
-    FIELDS = (
+    FIELDS: ClassVar[tuple[str, ...]] = (
         "images",
         "eye_label",
         "yawn_label",
@@ -122,7 +123,10 @@ class _Rows:
             np.asarray(r["yawn_label"], np.int64),
             np.asarray(r["person"], dtype=str),
             np.asarray(r["source"], dtype=str),
-            *(np.asarray(r[f], np.float64) for f in ("ear", "mar", "pitch", "roll")),
+            np.asarray(r["ear"], np.float64),
+            np.asarray(r["mar"], np.float64),
+            np.asarray(r["pitch"], np.float64),
+            np.asarray(r["roll"], np.float64),
             np.asarray(r["frame"], np.int64),
             np.asarray(r["face"], np.int64),
         )

@@ -23,6 +23,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ from training.data import (
     split,
     stratified_fraction,
 )
+from training.errors import TrainingError
 from training.export import export_onnx
 from training.models import CropNet
 from training.realdata import (
@@ -85,7 +87,7 @@ class ReproduceConfig:
     progress: bool = True
 
 
-def _key(cfg: object) -> str:
+def _key(cfg: Any) -> str:
     return hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -274,9 +276,9 @@ class Run:
 
     def choose(self) -> None:
         table = {pretext: self._selection_score(pretext, "full") for pretext in PRETEXTS}
-        self.pretext = max(table, key=table.get)
+        self.pretext = max(table, key=lambda k: table[k])
         modes = {mode: self._selection_score(self.pretext, mode) for mode in ("full", "frozen")}
-        self.mode = max(modes, key=modes.get)
+        self.mode = max(modes, key=lambda k: modes[k])
         self.results["selection"] = {
             "protocol": f"eyes, cnn_s, all labels, {self.cfg.select_steps} steps, seeds 0-1; "
             "mean balanced accuracy on the val split and the dev-video pipeline crops",
@@ -294,7 +296,7 @@ class Run:
             rows = {}
             for frac in self.cfg.fractions:
                 for init in ("pretrained", "random"):
-                    vals = {"test": [], "test_pipeline": []}
+                    vals: dict[str, list[float]] = {"test": [], "test_pipeline": []}
                     for seed in self.cfg.seeds:
                         fc = self.ft_config(
                             task,
@@ -373,9 +375,9 @@ class Run:
         report["weights"] = dict(zip([n for n, _, _ in members], weights, strict=True))
         if task == "eyes":
             report["baseline_ear"] = {
-                k: binary_metrics(sets[k].labels == 1, sets[k].ear < BASELINE_EAR, positive)
+                k: binary_metrics(sets[k].labels == 1, ear < BASELINE_EAR, positive)
                 for k in ("dev_pipeline", "test_pipeline")
-                if sets[k].ear is not None
+                if (ear := sets[k].ear) is not None
             }
         if task == "yawn":
             ens = {
@@ -385,9 +387,9 @@ class Run:
             report["mar_gate"] = self.choose_gate(ens)
             report["baseline_mar"] = {
                 f"MAR >= {t}": {
-                    k: binary_metrics(sets[k].labels == 1, sets[k].mar >= t, positive)
+                    k: binary_metrics(sets[k].labels == 1, mar >= t, positive)
                     for k in sets
-                    if k != "train" and sets[k].mar is not None
+                    if k != "train" and (mar := sets[k].mar) is not None
                 }
                 for t in BASELINE_MAR
             }
@@ -406,6 +408,8 @@ class Run:
             fp = n = 0
             for k in names:
                 s = self.sets["yawn"][k]
+                if s.mar is None:
+                    raise TrainingError(f"yawn {k}: crops without a mouth-aspect ratio")
                 p = np.array(
                     [
                         gate.apply(float(pp), float(m))

@@ -147,11 +147,13 @@ def face_crops(paths: list[Path], cache: Path) -> FaceSets:
                 open_eyed = OPEN_EYED.match(path.name) is not None
                 if not open_eyed or min(obs.ear_left or 0, obs.ear_right or 0) < MIN_OPEN_EAR:
                     continue
+                if obs.landmarks is None:
+                    continue
                 shut = tracker.process(Frame(_paint_closed(image, obs.landmarks, native), 0.0, 0))
                 if not shut.present or shut.crops is None:
                     continue
-                for o, label in ((obs, 0), (shut, 1)):
-                    for crop in (o.crops.left_eye, o.crops.right_eye):
+                for crops, label in ((obs.crops, 0), (shut.crops, 1)):
+                    for crop in (crops.left_eye, crops.right_eye):
                         eyes.append(_g(crop))
                         eye_y.append(label)
                         eye_src.append(who)
@@ -165,16 +167,18 @@ def face_crops(paths: list[Path], cache: Path) -> FaceSets:
             mars=np.asarray(mars, np.float64),
         )
     with np.load(file) as z:
-        eyes = CropSet(z["eyes"], z["eye_y"], TASK_CLASSES["eyes"], [str(x) for x in z["eye_src"]])
-        mouths = CropSet(
+        eye_set = CropSet(
+            z["eyes"], z["eye_y"], TASK_CLASSES["eyes"], [str(x) for x in z["eye_src"]]
+        )
+        mouth_set = CropSet(
             z["mouths"],
             np.zeros(len(z["mouths"]), np.int64),
             TASK_CLASSES["yawn"],
             [str(x) for x in z["mouth_src"]],
             mar=z["mars"],
         )
-    log.info("faces: %d eye crops (pairs), %d mouths", len(eyes), len(mouths))
-    return FaceSets(eyes, mouths)
+    log.info("faces: %d eye crops (pairs), %d mouths", len(eye_set), len(mouth_set))
+    return FaceSets(eye_set, mouth_set)
 
 
 def ckplus_sets(root: Path, cache: Path) -> dict[str, FaceSets]:

@@ -14,6 +14,7 @@ import random
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -87,7 +88,7 @@ def to_input(images: np.ndarray, size: int = 64) -> torch.Tensor:
 def _save(
     path: Path,
     stage: str,
-    config: object,
+    config: Any,
     model: nn.Module,
     opt,
     step: int,
@@ -129,7 +130,7 @@ def load_checkpoint(path: Path, stage: str | None = None) -> dict:
 def _resume(
     path: Path,
     stage: str,
-    config: object,
+    config: Any,
     data: str,
     model: nn.Module,
     opt,
@@ -327,8 +328,9 @@ def finetune(
 def predict(model: nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """Class probabilities (N, 2) for uint8 crops."""
     model.eval()
+    input_size = int(getattr(model, "input_size", 64))  # CropNet's; 64 for older modules
     out = [
-        F.softmax(model(to_input(images[i : i + batch], model.input_size)), dim=1).numpy()
+        F.softmax(model(to_input(images[i : i + batch], input_size)), dim=1).numpy()
         for i in range(0, len(images), batch)
     ]
     return np.concatenate(out) if out else np.zeros((0, 2))

@@ -34,8 +34,8 @@ def test_import_contracts_hold():
 
 
 def test_runtime_types_check():
-    """mypy over drowsy/ (pyproject.toml [tool.mypy]: the pydantic plugin, OpenCV's stubs
-    skipped) finds no error."""
+    """mypy over drowsy/ and training/ (pyproject.toml [tool.mypy]: the pydantic plugin,
+    OpenCV's stubs skipped) finds no error."""
     mypy = shutil.which("mypy") or str(Path(sys.executable).with_name("mypy"))
     if not Path(mypy).exists():
         pytest.skip("mypy not installed (install the dev extra)")

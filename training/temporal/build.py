@@ -17,6 +17,7 @@ from drowsy.state.estimator import GeometricEstimator
 from drowsy.state.fusion import EyeFusion
 from drowsy.temporal.features import STEP_S, frame_vector, resample
 from training.data import class_folders, split
+from training.errors import TrainingError
 from training.realdata import DEV_VIDEOS, TEST_VIDEOS, labelled_video_crops
 from training.temporal.simulator import NoiseModel
 from training.temporal.train import TemporalConfig, export, train_temporal, windows_of
@@ -28,13 +29,16 @@ def measure_noise(data: Path, models: Path) -> NoiseModel:
     """The shipped eye ensemble on real open/closed pipeline crops of the dev video, their
     EAR relative to the open-eye level, and the yawn ensemble on held-out mouth crops."""
     eyes, _ = labelled_video_crops(data / "videos" / f"{DEV_VIDEOS[0]}.avi", DEV_VIDEOS[0], 2)
+    if eyes.ear is None:
+        raise TrainingError("the dev video's eye crops carry no EAR")
+    ear = eyes.ear
     eye_ens = Ensemble(models / "eyes", voting="soft")  # what the fused estimator reads
     closed_idx = eye_ens.classes.index("closed")
     p_cnn = eye_ens.predict(list(eyes.images)).probs[:, closed_idx]
-    ear_open = float(np.percentile(eyes.ear[eyes.labels == 0], 75))
+    ear_open = float(np.percentile(ear[eyes.labels == 0], 75))
     # what the runtime's default (fused) estimator outputs for these crops
     geometric = GeometricEstimator(Settings().signals)
-    p_geo = np.array([geometric.eye_closed(e, ear_open) for e in eyes.ear])
+    p_geo = np.array([geometric.eye_closed(e, ear_open) for e in ear])
     fusion = EyeFusion.of(Settings().runtime, eye_ens.eye_fusion)
     p = (
         p_cnn
@@ -49,8 +53,8 @@ def measure_noise(data: Path, models: Path) -> NoiseModel:
     return NoiseModel(
         p_closed_open=p[eyes.labels == 0].astype(np.float32),
         p_closed_closed=p[eyes.labels == 1].astype(np.float32),
-        ear_rel_open=(eyes.ear[eyes.labels == 0] / ear_open).astype(np.float32),
-        ear_rel_closed=(eyes.ear[eyes.labels == 1] / ear_open).astype(np.float32),
+        ear_rel_open=(ear[eyes.labels == 0] / ear_open).astype(np.float32),
+        ear_rel_closed=(ear[eyes.labels == 1] / ear_open).astype(np.float32),
         p_yawn_no=py[held.labels == 0].astype(np.float32),
         p_yawn_yes=py[held.labels == 1].astype(np.float32),
         source=(

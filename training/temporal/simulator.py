@@ -61,12 +61,6 @@ class NoiseModel:
     def to_dict(self) -> dict:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in vars(self).items()}
 
-    @staticmethod
-    def from_dict(d: dict) -> NoiseModel:
-        return NoiseModel(
-            **{k: (np.asarray(v, np.float32) if isinstance(v, list) else v) for k, v in d.items()}
-        )
-
 
 @dataclass(frozen=True)
 class Regime:

@@ -265,7 +265,7 @@ def train_temporal(cfg: TemporalConfig, noise: NoiseModel, real: np.ndarray | No
     for variant in variants:
         torch.manual_seed(cfg.seed)
         model = TemporalNet(hidden=cfg.hidden)
-        if variant == "pretrained":
+        if variant == "pretrained" and real is not None:
             losses = pretrain(model, real, cfg, rng)
             results["pretrain_loss"] = [float(np.mean(losses[:20])), float(np.mean(losses[-20:]))]
         fit(model, xtr, ytr, cfg, rng)
