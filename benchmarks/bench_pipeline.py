@@ -214,7 +214,7 @@ def gui_latency(path: Path, seconds: float) -> dict | None:
     app = QApplication.instance() or QApplication([])
     camera = PacedCamera(path, seconds)
 
-    def paced_camera(_spec):
+    def paced_camera(_spec, _options=None):
         source = LatestFrameSource(camera)
         return SourceChoice("paced camera", True, lambda _start: source), source
 
