@@ -14,9 +14,11 @@ from drowsy.scenario.script import Event, Script
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float = 15.0) -> Path:
+def write_video(
+    path: Path, frames: list[np.ndarray], fps: float = 15.0, fourcc: str = "MJPG"
+) -> Path:
     h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
     assert writer.isOpened()
     for f in frames:
         writer.write(f)
@@ -154,12 +156,7 @@ def phone_video(path: Path, upright: list[np.ndarray], fps: float = 10.0) -> Pat
     import struct
 
     stored = [cv2.rotate(f, cv2.ROTATE_90_COUNTERCLOCKWISE) for f in upright]
-    h, w = stored[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    assert writer.isOpened()
-    for f in stored:
-        writer.write(f)
-    writer.release()
+    write_video(path, stored, fps, fourcc="mp4v")
     data = bytearray(path.read_bytes())
     at = data.find(b"tkhd")
     assert at > 0, "no track header in the MP4"

@@ -6,7 +6,6 @@ import json
 import sqlite3
 from collections.abc import Iterator
 
-import cv2
 import pytest
 
 from drowsy.alertlog import AlertLog
@@ -16,19 +15,7 @@ from drowsy.errors import LogError, SourceError
 from drowsy.session import Session, SessionListener, SessionOptions, SourceChoice, file_choice
 from drowsy.settings import Settings
 from drowsy.sources import FrameSource, VideoFileSource
-from tests.helpers import sequence
-
-
-def video_frames(path, n=None) -> list:
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    while n is None or len(out) < n:
-        ok, img = cap.read()
-        if not ok:
-            break
-        out.append(img)
-    cap.release()
-    return out
+from tests.helpers import sequence, video_frames
 
 
 class FakeCamera(FrameSource):
