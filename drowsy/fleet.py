@@ -69,6 +69,12 @@ def find_videos(in_dir: Path, out_dir: Path) -> list[FleetVideo]:
     if not in_dir.is_dir():
         raise UserError(f"{in_dir}: no such folder")
     out = out_dir.resolve()
+    if out == in_dir.resolve():
+        # outputs are named by the videos' paths (IN/a.avi -> OUT/a.avi/): in the input
+        # folder itself each output folder would be its own video, and IN/fleet/ the tables
+        raise UserError(
+            f"--out {out_dir} is the input folder: choose another (e.g. {in_dir}/../fleet-out)"
+        )
     denied: list[str] = []
 
     def refused(exc: OSError) -> None:  # a folder we may not list is said, never skipped

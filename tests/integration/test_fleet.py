@@ -201,3 +201,16 @@ def test_fleet_prints_one_line_per_video_off_a_terminal(tmp_path, monkeypatch, c
         tmp_path / "in", tmp_path / "out", settings, tmp_path / "l.db", progress=False, quiet=True
     )
     assert capsys.readouterr().err == ""
+
+
+def test_fleet_into_its_own_input_folder_is_refused_with_the_reason(tmp_path, capsys):
+    """Before: `fleet IN --out IN` with a subfolder IN/fleet/ said "no videos under it" (every
+    video was skipped as output) or collided with the tables folder IN/fleet/."""
+    from tests.helpers import blank_frames, write_video
+
+    (tmp_path / "in" / "fleet").mkdir(parents=True)
+    write_video(tmp_path / "in" / "fleet" / "a.avi", blank_frames(5), fps=10)
+    args = ["fleet", str(tmp_path / "in"), "--out", str(tmp_path / "in")]
+    assert main([*args, "--log", str(tmp_path / "l.db")]) != 0
+    err = capsys.readouterr().err
+    assert "is the input folder: choose another" in err and "no videos" not in err
