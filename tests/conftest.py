@@ -63,3 +63,18 @@ def no_face_video(sample_cache: Path) -> Path:
     from tests.helpers import blank_frames, write_video
 
     return write_video(sample_cache / "empty_cabin.avi", blank_frames(120), fps=10)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``gpu`` tests run only where ONNX Runtime can use a CUDA GPU; elsewhere they skip
+    with the reason (a CPU-only machine is the normal case here)."""
+    gpu_items = [i for i in items if i.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    from drowsy.inference.onnx_model import choose_providers
+
+    if "CUDAExecutionProvider" in choose_providers("auto"):
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU usable by onnxruntime on this machine")
+    for item in gpu_items:
+        item.add_marker(skip)
