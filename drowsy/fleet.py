@@ -138,8 +138,14 @@ def run_fleet(
     videos = find_videos(in_dir, out_dir)
     prepare_out_dir(out_dir)
     todo = [v for v in videos if not already_done(v.path, v.out_dir)]
-    results = {v.relative: FleetResult(v, "skipped") for v in videos if v not in todo}
     with AlertLog(log_path) as log:
+        # a video finished by an earlier run keeps the log session that run imported it as
+        earlier = {s["source"]: s["id"] for s in log.sessions()}  # the newest per source
+        results = {
+            v.relative: FleetResult(v, "skipped", session_id=earlier.get(v.relative))
+            for v in videos
+            if v not in todo
+        }
         if todo:
             runs = _run_on_ray(ray, todo, settings, workers, address, progress, quiet)
             for k, result in enumerate(runs, 1):

@@ -156,6 +156,11 @@ class FrameSource:
         """What the device delivers ("1280x720 at 30 fps"), "" where that says nothing."""
         return ""
 
+    def _warn(self, message: str) -> None:
+        """Said once: kept for the summary (``stats.warnings``) and logged."""
+        self.stats.warnings.append(message)
+        log.warning("%s: %s", self.name, message)
+
     def close(self) -> None:
         pass
 
@@ -220,15 +225,12 @@ class VideoFileSource(FrameSource):
                 f"frames are {w}x{h} pixels: too small to find a face (at least"
                 f" {MIN_USEFUL_SIDE_PX} px a side; a face needs ~100 px)"
             )
-            self.stats.warnings.append(message)
-            log.warning("%s: %s", self.path, message)
+            self._warn(message)
 
     def _distrust(self, why: str) -> None:
         """Stop trusting container timestamps: time frames by index at the nominal rate."""
         self._container_timing = False
-        message = f"{why}; frames timed at {self._fps:g} fps instead"
-        self.stats.warnings.append(message)
-        log.warning("%s: %s", self.path, message)
+        self._warn(f"{why}; frames timed at {self._fps:g} fps instead")
 
     @property
     def nominal_fps(self) -> float:
@@ -252,8 +254,7 @@ class VideoFileSource(FrameSource):
                 ok, image = self._cap.read()
             if not ok:
                 message = f"no frame at or after --start {o.start_s:g} s"
-                self.stats.warnings.append(message)
-                log.warning("%s: %s", self.path, message)
+                self._warn(message)
                 return
             pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
             index = max(0, int(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1)
@@ -323,9 +324,7 @@ class CameraSource(FrameSource):
         if o.camera_fps is not None and abs(o.camera_fps - self.delivered[2]) > 0.5:
             asked.append(f"{o.camera_fps:g} fps")
         if asked:
-            message = f"camera {index} delivers {self.describe()} (asked for {', '.join(asked)})"
-            self.stats.warnings.append(message)
-            log.warning("%s", message)
+            self._warn(f"camera {index} delivers {self.describe()} (asked for {', '.join(asked)})")
 
     def describe(self) -> str:
         w, h, fps = self.delivered
@@ -373,8 +372,7 @@ class ImageFolderSource(FrameSource):
         others = [p.name for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
         if others:  # said once, not silently dropped
             message = f"{len(others)} file(s) that are not images skipped (e.g. {others[0]})"
-            self.stats.warnings.append(message)
-            log.warning("%s: %s", self.folder, message)
+            self._warn(message)
 
     @property
     def nominal_fps(self) -> float:
@@ -429,7 +427,6 @@ class LatestFrameSource(FrameSource):
 
         self.inner = inner
         self.name = inner.name
-        self.describe = inner.describe  # type: ignore[method-assign]
         self.dropped = 0
         self._slot: Frame | None = None
         self._error: Exception | None = None
@@ -441,6 +438,9 @@ class LatestFrameSource(FrameSource):
     @property
     def nominal_fps(self) -> float | None:
         return self.inner.nominal_fps
+
+    def describe(self) -> str:
+        return self.inner.describe()
 
     def _read(self) -> None:
         try:

@@ -125,6 +125,10 @@ def test_a_second_run_does_no_work(fleet_dir, first_run, capsys):
     assert pq.read_table(fleet_dir / "out" / "fleet" / "videos.parquet").num_rows == 3
     db = sqlite3.connect(fleet_dir / "log.sqlite")
     assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 3
+    # the rewritten events table still names each alert's session (the earlier run's)
+    ids = dict(db.execute("SELECT source, id FROM sessions").fetchall())
+    events = pq.read_table(fleet_dir / "out" / "fleet" / "events.parquet").to_pylist()
+    assert events and all(e["session_id"] == ids[e["video"]] for e in events)
 
 
 def test_fleet_without_its_extra_says_how_to_install_it(monkeypatch, tmp_path, capsys):
