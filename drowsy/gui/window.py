@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QSettings, Qt, QThread, QTimer
-from PyQt6.QtGui import QAction, QColor, QFontMetrics, QImage, QPixmap
+from PyQt6.QtGui import QAction, QActionGroup, QColor, QFontMetrics, QImage, QPixmap
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -412,12 +412,14 @@ class MonitorWindow(QMainWindow):
         # what to ask a camera for; the status bar says what it delivers
         self.camera_modes = QMenu("Camera resolution", self)
         menu.addMenu(self.camera_modes)
+        exclusive = QActionGroup(self)  # one mode checked at a time, kept so by Qt
         for size, fps in CAMERA_MODES:
             text = "camera default" if size is None else f"{size[0]}x{size[1]} at {fps:g} fps"
             act = QAction(text, self)
             act.setCheckable(True)
             act.setChecked((size, fps) == (self.camera.camera_size, self.camera.camera_fps))
             act.triggered.connect(lambda _=False, m=(size, fps): self._set_camera_mode(*m))
+            exclusive.addAction(act)
             self.camera_modes.addAction(act)
         settings_act = QAction("&Settings...", self)
         settings_act.triggered.connect(self._edit_settings)
@@ -426,10 +428,6 @@ class MonitorWindow(QMainWindow):
     def _set_camera_mode(self, size: tuple[int, int] | None, fps: float | None) -> None:
         """Ask the camera for ``size`` at ``fps`` from now on; a running camera restarts."""
         self.camera = replace(self.camera, camera_size=size, camera_fps=fps)
-        for act in self.camera_modes.actions():
-            act.setChecked(False)
-        chosen = CAMERA_MODES.index((size, fps))
-        self.camera_modes.actions()[chosen].setChecked(True)
         spec = self.source_spec
         if spec is None or spec.isdigit():
             self.start(spec)
