@@ -10,7 +10,7 @@ demo's long closure is in force (banner, Grad-CAM of the frame that raised it, s
 
 The window at 1024x740 (a 1024x768 screen less a panel) during the first critical alert, with
 the log-fault bar shown too: ``monitor-1024x768-critical.png`` (the banner's level word whole,
-the plots on screen).
+the plots on screen); ``--large`` under a 1920x1080 screen: ``monitor-1920x1080-critical.png``.
 """
 
 from __future__ import annotations
@@ -28,16 +28,20 @@ sys.path.insert(0, str(ROOT))
 from drowsy.gui.window import MonitorWindow  # noqa: E402
 from drowsy.settings import Settings  # noqa: E402
 
+SIZES = {"--small": (1024, 740, "1024x768"), "--large": (1920, 1050, "1920x1080")}
 
-def small(out: Path) -> int:
-    """The 1024x768 check: the first critical alert, with a log fault on top."""
+
+def sized(out: Path, flag: str) -> int:
+    """A screen-size check: the first critical alert, with a log fault on top, in a window
+    the size of that screen less a panel."""
+    width, height, screen = SIZES[flag]
     app = QApplication(sys.argv[:1])
-    target = out / "monitor-1024x768-critical.png"
+    target = out / f"monitor-{screen}-critical.png"
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings()
         settings.log.path = str(Path(tmp) / "alerts.sqlite")
         window = MonitorWindow(settings, "demo")
-        window.resize(1024, 740)
+        window.resize(width, height)
         window.move(0, 0)
         window.show()
         window.worker.speed = 4.0
@@ -73,9 +77,10 @@ def small(out: Path) -> int:
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
-    if "--small" in sys.argv[2:]:
+    flags = [f for f in sys.argv[2:] if f in SIZES]
+    if flags:
         out.mkdir(parents=True, exist_ok=True)
-        return small(out)
+        return sized(out, flags[0])
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:

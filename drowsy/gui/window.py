@@ -508,7 +508,7 @@ class MonitorWindow(QMainWindow):
             "attention": "when in the last 20 s the evidence was",
         }.get(stage, stage)
         self.why.setText(
-            f"<b>Why: {alert.kind.replace('_', ' ')}</b> ({alert.level}) at "
+            f"<b>Why: {alert.kind.replace('_', ' ')}</b>, raised as {alert.level} at "
             f"{alert.start_s:.1f} s: {reason(alert, self.settings.alerts)}. Images: {what}"
             + ("; red = where the networks looked" if stage != "attention" else "")
         )
