@@ -52,9 +52,14 @@ from drowsy.contracts import Frame  # noqa: E402
 from drowsy.live import ConsoleListener  # noqa: E402
 from drowsy.pipeline import Pipeline  # noqa: E402
 from drowsy.sample import sample_video  # noqa: E402
-from drowsy.session import Session, SessionOptions, SourceChoice  # noqa: E402
+from drowsy.session import Session, SessionOptions  # noqa: E402
 from drowsy.settings import Settings, apply_override  # noqa: E402
-from drowsy.sources import FrameSource, LatestFrameSource, VideoFileSource  # noqa: E402
+from drowsy.sources import (  # noqa: E402
+    FrameSource,
+    LatestFrameSource,
+    SourceChoice,
+    VideoFileSource,
+)
 from drowsy.vision.tracker import _face_mesh  # noqa: E402
 
 DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "videos" / "webcam_glasses_3.avi"

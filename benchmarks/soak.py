@@ -24,10 +24,11 @@ import numpy as np
 
 from drowsy.alertlog import AlertLog
 from drowsy.contracts import Frame
+from drowsy.lifecycle import StopFlag
 from drowsy.live import ConsoleListener
-from drowsy.session import Session, SessionOptions, SourceChoice, StopFlag
+from drowsy.session import Session, SessionOptions
 from drowsy.settings import Settings
-from drowsy.sources import FrameSource, VideoFileSource
+from drowsy.sources import FrameSource, SourceChoice, VideoFileSource
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared/data/videos/webcam_glasses_3.avi"
 

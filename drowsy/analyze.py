@@ -19,11 +19,12 @@ from tqdm import tqdm
 from drowsy.alertlog import AlertLog
 from drowsy.errors import UserError
 from drowsy.files import write_text_atomic
+from drowsy.lifecycle import StopFlag
 from drowsy.pipeline import Pipeline
 from drowsy.report.html import shared_plotly, write_index, write_report
-from drowsy.session import Session, SessionOptions, StopFlag, file_choice
+from drowsy.session import Session, SessionOptions, SessionSummary
 from drowsy.settings import Settings
-from drowsy.sources import SourceOptions
+from drowsy.sources import SourceOptions, file_choice
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +77,19 @@ def already_done(path: Path, out_dir: Path) -> bool:
     """A finished (not interrupted) analysis of this very file is in ``out_dir``, with every
     output written (``"complete"``: set in summary.json after the last file)."""
     try:
-        summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        summary = SessionSummary.read(out_dir / "summary.json")
+    except (OSError, ValueError, TypeError):
         return False
-    if summary.get("interrupted", True) or not summary.get("complete", False):
+    if summary.interrupted or not summary.complete:
         return False
     if not all((out_dir / name).is_file() for name in OUTPUTS):
         return False
-    return summary.get("source_sha256") == file_sha256(path)
+    return summary.source_sha256 == file_sha256(path)
 
 
 def analyze_video(
     path: Path, out_dir: Path, opts: AnalyzeOptions, stop: StopFlag | None = None
-) -> dict:
+) -> SessionSummary:
     """Analyse one video into ``out_dir``; returns its summary. Stopped by ``stop`` (a signal),
     it ends the session as interrupted and still writes events.json and a partial
     summary.json marked ``"interrupted": true``."""
@@ -118,41 +119,36 @@ def analyze_video(
         )
         result = session.run()
         pipeline = session.pipeline
-        summary = result.to_dict()
-        summary.update(
+        summary = replace(
+            result,
             schema_version=OUTPUT_SCHEMA_VERSION,
             started_at=started_at.isoformat(timespec="seconds"),
             ended_at=datetime.now(UTC).isoformat(timespec="seconds"),
             source=str(path),
             source_sha256=sha,
-            source_fps=result.source_fps,
-            skipped_frames=result.skipped_frames,
-            repaired_timestamps=result.repaired_timestamps,
-            truncated=result.truncated,
             calibration=_calibration_dict(pipeline),
             thresholds=_thresholds(opts.settings),
             models=pipeline.model_versions,
             probability_source=pipeline.estimator.name,
             execution_provider=pipeline.provider,
-            session_id=result.session_id,
             log=None if opts.log_path is None else str(opts.log_path),
         )
-        alerts = list(result.alerts.values())
+        alerts = list(session.tally.alerts.values())
         _write_json(
             out_dir / "events.json",
             {
                 "schema_version": OUTPUT_SCHEMA_VERSION,
                 "source": str(path),
                 "alerts": alerts,
-                "episodes": session.episodes_dicts(),
+                "episodes": session.tally.episodes_dicts(),
             },
         )
         # summary.json first (the report reads it), marked complete only once the report is
         # written too: a disk that fills on the way leaves a folder --skip-done re-runs
-        _write_json(out_dir / "summary.json", summary | {"complete": False})
+        _write_json(out_dir / "summary.json", summary.to_dict())
         write_report(out_dir, opts.out_dir / ASSETS if opts.shared_assets else None)
-        summary["complete"] = True
-        _write_json(out_dir / "summary.json", summary)
+        summary = replace(summary, complete=True)
+        _write_json(out_dir / "summary.json", summary.to_dict())
         if result.log_failure:
             raise UserError(
                 f"{path.name}: analysed (every alert is in {out_dir / 'events.json'}), but the"
@@ -226,7 +222,7 @@ class VideoResult:
     """One video of an ``analyze`` run: its summary, or why it failed or was skipped."""
 
     path: Path
-    summary: dict | None = None
+    summary: SessionSummary | None = None
     error: str | None = None
     skipped: bool = False  # already analysed (``skip_done``)
 

@@ -10,11 +10,15 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
 from drowsy import __version__
 from drowsy.errors import UserError
+
+if TYPE_CHECKING:
+    from drowsy.alertlog import AlertLog
 
 # below this share of images (frames) with a face, `evaluate` measures the face finder
 MIN_FACE_FOUND_RATE = 0.5
@@ -214,7 +218,7 @@ def _settings(args: argparse.Namespace):
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from drowsy.analyze import AnalyzeOptions, analyze_many, display_names
-    from drowsy.session import StopFlag, exit_code, stop_on_signals
+    from drowsy.lifecycle import StopFlag, exit_code, stop_on_signals
     from drowsy.settings import default_log_path
     from drowsy.sources import SourceOptions
 
@@ -245,17 +249,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         elif r.skipped:
             if not args.quiet:
                 print(f"{name}: already analysed, skipped")
-        elif s is not None and s.get("interrupted"):
+        elif s is not None and s.interrupted:
             print(
-                f"{name}: interrupted ({s.get('stop_reason')}) after {s['frames']} frames;"
+                f"{name}: interrupted ({s.stop_reason}) after {s.frames} frames;"
                 f" partial results in {args.out}",
                 file=sys.stderr,
             )
         elif not args.quiet and s is not None:
             print(
-                f"{name}: {s['frames']} frames, face {s['face_found_rate']:.0%},"
-                f" {_count(s['blinks'], 'blink')}, alerts {_kinds(s['alerts_by_kind'])},"
-                f" {s['processing_fps']} fps"
+                f"{name}: {s.frames} frames, face {s.face_found_rate:.0%},"
+                f" {_count(s.blinks, 'blink')}, alerts {_kinds(s.alerts_by_kind)},"
+                f" {s.processing_fps} fps"
             )
     skipped = sum(r.skipped for r in results)
     if skipped or args.quiet:
@@ -294,11 +298,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from drowsy.alertlog import AlertFilter, AlertLog, export_alerts
+    from drowsy.alertlog import AlertLog
+    from drowsy.logtext import alert_filter, export_alerts
     from drowsy.settings import default_log_path
 
     path = default_log_path(_settings(args))
-    flt = AlertFilter(args.session, args.kind, args.level, args.since, args.until)
+    flt = alert_filter(args.session, args.kind, args.level, args.since, args.until)
     # Opened writable when it can be, so sessions whose process died are closed as interrupted
     # (recovery); a read-only file is still shown, such sessions marked "interrupted?".
     writable = path.exists() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
@@ -310,43 +315,23 @@ def cmd_log(args: argparse.Namespace) -> int:
         if args.action == "sessions":
             print(f"{'id':>5}  {'started (UTC)':<25}  {'ended':<25}  {'status':<12} alerts source")
             for s in db.sessions():
-                ended = s["ended_at"] or "-"
+                ended = s.ended_at or "-"
                 print(
-                    f"{s['id']:>5}  {s['started_at']}  {ended:<25}  {s['status']:<12}"
-                    f" alerts={s['alerts']:<4} {s['source']}"
+                    f"{s.id:>5}  {s.started_at}  {ended:<25}  {s.status:<12}"
+                    f" alerts={s.alerts:<4} {s.source}"
                 )
         elif args.action == "list":
             rows = db.alerts(flt)
             for a in rows:
-                dur = "active" if a["duration_s"] is None else f"{a['duration_s']:.2f}s"
+                dur = "active" if a.duration_s is None else f"{a.duration_s:.2f}s"
                 print(
-                    f"{a['id']:>6}  s{a['session_id']:<4} {a['raised_at']}  {a['level']:<8}"
-                    f" {a['kind']:<20} t={a['start_s']:.2f}s {dur:>8}  {a['source']}"
+                    f"{a.id:>6}  s{a.session_id:<4} {a.raised_at}  {a.level:<8}"
+                    f" {a.kind:<20} t={a.start_s:.2f}s {dur:>8}  {a.source}"
                 )
             if not rows:
                 print("no alerts match", file=sys.stderr)
         elif args.action == "show":
-            if args.id is None:
-                raise UserError("log show needs an alert id")
-            alert = db.alert(args.id)
-            if alert is None:
-                raise UserError(f"no alert with id {args.id} in {path}")
-            if args.images:
-                try:
-                    args.images.mkdir(parents=True, exist_ok=True)
-                    for role, png in alert["images"].items():
-                        (args.images / f"alert{args.id}_{role}.png").write_bytes(png)
-                except OSError as exc:
-                    raise UserError(f"cannot write images to {args.images}: {exc}") from exc
-            if args.html:
-                from drowsy.files import write_text_atomic
-                from drowsy.report.html import render_alert_page
-
-                session = next((x for x in db.sessions() if x["id"] == alert["session_id"]), {})
-                page = render_alert_page(alert, sorted(alert["images"].items()), session)
-                write_text_atomic(args.html, page)
-            alert["images"] = {k: f"{len(v)} bytes PNG" for k, v in alert["images"].items()}
-            print(json.dumps(alert, indent=2))
+            _log_show(db, args, path)
         else:
             text = export_alerts(db.alerts(flt), args.format)
             if args.output:
@@ -357,6 +342,32 @@ def cmd_log(args: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(text)
     return 0
+
+
+def _log_show(db: AlertLog, args: argparse.Namespace, path: Path) -> None:
+    """``log show ID``: the alert as JSON, its images saved (--images), its page (--html)."""
+    if args.id is None:
+        raise UserError("log show needs an alert id")
+    alert = db.alert(args.id)
+    if alert is None:
+        raise UserError(f"no alert with id {args.id} in {path}")
+    images = db.images(args.id)
+    if args.images:
+        try:
+            args.images.mkdir(parents=True, exist_ok=True)
+            for role, png in images.items():
+                (args.images / f"alert{args.id}_{role}.png").write_bytes(png)
+        except OSError as exc:
+            raise UserError(f"cannot write images to {args.images}: {exc}") from exc
+    if args.html:
+        from drowsy.files import write_text_atomic
+        from drowsy.report.html import render_alert_page
+
+        session = db.session(alert.session_id)
+        page = render_alert_page(alert.to_dict(), sorted(images.items()), session)
+        write_text_atomic(args.html, page)
+    shown = alert.to_dict() | {"images": {k: f"{len(v)} bytes PNG" for k, v in images.items()}}
+    print(json.dumps(shown, indent=2))
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:

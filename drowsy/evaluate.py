@@ -18,9 +18,9 @@ from drowsy.contracts import Calibration, Frame
 from drowsy.errors import UserError
 from drowsy.metrics import binary_metrics, match_episodes, runs
 from drowsy.pipeline import Pipeline
-from drowsy.session import Session, SessionListener, SessionOptions, file_choice
+from drowsy.session import Session, SessionListener, SessionOptions
 from drowsy.settings import Settings
-from drowsy.sources import IMAGE_SUFFIXES, read_image
+from drowsy.sources import IMAGE_SUFFIXES, file_choice, read_image
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +183,11 @@ def evaluate_blinks(root: Path, settings: Settings) -> dict:
         )
         result = session.run()
         alerts.update(result.alerts_by_kind)
-        faces, frames_seen = faces + result.face_frames, frames_seen + result.frames
+        faces, frames_seen = faces + session.tally.face_frames, frames_seen + result.frames
         times, truth, model, base = frames.times, frames.truth, frames.model, frames.base
         episodes = [
             (e.start_s + offset, e.end_s + offset)
-            for e in result.episodes
+            for e in session.tally.episodes
             if e.kind in ("blink", "long_blink", "closure")
         ]
         end = (times[-1] if times else offset) + 1.0 / (result.source_fps or 30.0)

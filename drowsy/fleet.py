@@ -34,6 +34,7 @@ from drowsy.contracts import Alert, AlertKind, AlertLevel
 from drowsy.errors import UserError
 from drowsy.report.html import write_index
 from drowsy.settings import Settings
+from drowsy.summary import SessionSummary
 
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm"})
 TASK_RETRIES = 3  # a task whose worker process dies is run again, up to this many times
@@ -58,7 +59,7 @@ class FleetResult:
 
     video: FleetVideo
     status: str  # finished, interrupted, failed, skipped (finished by an earlier run)
-    summary: dict | None = None
+    summary: SessionSummary | None = None
     error: str | None = None
     session_id: int | None = None  # its session in the alert log, once imported
 
@@ -140,7 +141,7 @@ def run_fleet(
     todo = [v for v in videos if not already_done(v.path, v.out_dir)]
     with AlertLog(log_path) as log:
         # a video finished by an earlier run keeps the log session that run imported it as
-        earlier = {s["source"]: s["id"] for s in log.sessions()}  # the newest per source
+        earlier = {s.source: s.id for s in log.sessions()}  # the newest per source
         results = {
             v.relative: FleetResult(v, "skipped", session_id=earlier.get(v.relative))
             for v in videos
@@ -199,17 +200,17 @@ def _collect(ray, ref, video: FleetVideo) -> FleetResult:
     if "error" in out:
         return FleetResult(video, "failed", error=out["error"])
     summary = out["summary"]
-    return FleetResult(video, "interrupted" if summary.get("interrupted") else "finished", summary)
+    return FleetResult(video, "interrupted" if summary.interrupted else "finished", summary)
 
 
 def import_into_log(log: AlertLog, result: FleetResult) -> int:
     """One session for the video, holding its alerts and their images (from its folder)."""
-    summary = result.summary or {}
+    summary = result.summary or SessionSummary(source=result.video.relative)
     folder = result.video.out_dir
     events = json.loads((folder / "events.json").read_text(encoding="utf-8"))
     # the session's times are the analysis's own (on whichever node), not the import's
-    started, rate = summary.get("started_at"), summary.get("realtime_factor")
-    sid = log.start_session(result.video.relative, {}, summary.get("models", {}), started)
+    started, rate = summary.started_at, summary.realtime_factor
+    sid = log.start_session(result.video.relative, {}, summary.models, started)
     for a in events.get("alerts", []):
         alert = Alert(
             uid=a["id"],
@@ -233,26 +234,31 @@ def import_into_log(log: AlertLog, result: FleetResult) -> int:
                 role = image.stem.split("_", 1)[1] if "_" in image.stem else image.stem
                 log.add_image(alert_id, role, image.read_bytes())
     log.end_session(
-        sid, summary, interrupted=result.status == "interrupted", ended_at=summary.get("ended_at")
+        sid,
+        summary.to_dict(),
+        interrupted=result.status == "interrupted",
+        ended_at=summary.ended_at,
     )
     return sid
 
 
 def video_row(r: FleetResult) -> dict:
-    s = r.summary or _read_summary(r.video.out_dir) or {}
-    by_kind = s.get("alerts_by_kind", {})
-    sha = s.get("source_sha256") or (file_sha256(r.video.path) if r.status == "failed" else None)
+    s = r.summary or _read_summary(r.video.out_dir)
+    by_kind = s.alerts_by_kind if s else {}
+    sha = s.source_sha256 if s else None
+    if sha is None and r.status == "failed":
+        sha = file_sha256(r.video.path)
     return {
         "path": r.video.relative,
         "sha256": sha,
         "status": "finished" if r.status == "skipped" else r.status,
         "analysed_now": r.status != "skipped",
-        "duration_s": s.get("duration_s"),
-        "frames": s.get("frames"),
-        "face_found_rate": s.get("face_found_rate"),
-        "blinks": s.get("blinks"),
-        "perclos_max": s.get("perclos_max"),
-        "alerts": sum(by_kind.values()) if s else None,
+        "duration_s": s.duration_s if s else None,
+        "frames": s.frames if s else None,
+        "face_found_rate": s.face_found_rate if s else None,
+        "blinks": s.blinks if s else None,
+        "perclos_max": s.perclos_max if s else None,
+        "alerts": s.alerts_raised if s else None,
         **{f"alerts_{k.value}": int(by_kind.get(k.value, 0)) for k in AlertKind},
         "error": r.error,
     }
@@ -279,10 +285,10 @@ def event_rows(r: FleetResult) -> list[dict]:
     ]
 
 
-def _read_summary(folder: Path) -> dict | None:
+def _read_summary(folder: Path) -> SessionSummary | None:
     try:
-        return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return SessionSummary.read(folder / "summary.json")
+    except (OSError, ValueError, TypeError):
         return None
 
 

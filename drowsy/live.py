@@ -12,15 +12,9 @@ from drowsy.alertlog import AlertLog
 from drowsy.alerts.board import ActiveAlertBoard, BoardChange
 from drowsy.contracts import AlertAction, AlertUpdate
 from drowsy.errors import LogError
-from drowsy.session import (
-    Session,
-    SessionListener,
-    SessionOptions,
-    StopFlag,
-    choose_source,
-    exit_code,
-    stop_on_signals,
-)
+from drowsy.lifecycle import StopFlag, exit_code, stop_on_signals
+from drowsy.sample import choose_source
+from drowsy.session import Session, SessionListener, SessionOptions
 from drowsy.settings import Settings, default_log_path
 from drowsy.sources import SourceOptions
 
@@ -96,12 +90,12 @@ def run_live(
         finally:
             if alert_log is not None:
                 alert_log.close()
-    s = summary.to_dict()
-    ended = f"interrupted ({summary.stop_reason})" if summary.interrupted else "ended"
+    s = summary
+    ended = f"interrupted ({s.stop_reason})" if s.interrupted else "ended"
     print(
-        f"session {summary.session_id} {ended}: {s['frames']} frames, {s['duration_s']:.1f} s,"
-        f" face {s['face_found_rate']:.0%}, {s['blinks']} blink{'' if s['blinks'] == 1 else 's'},"
-        f" alerts {', '.join(f'{k} x{n}' for k, n in s['alerts_by_kind'].items()) or 'none'};"
+        f"session {s.session_id} {ended}: {s.frames} frames, {s.duration_s:.1f} s,"
+        f" face {s.face_found_rate:.0%}, {s.blinks} blink{'' if s.blinks == 1 else 's'},"
+        f" alerts {', '.join(f'{k} x{n}' for k, n in s.alerts_by_kind.items()) or 'none'};"
         f" log: {log_path}"
     )
     # the convention of every command (analyze too): 130 after SIGINT, 143 after SIGTERM

@@ -79,3 +79,25 @@ def draw(
             tipLength=0.15,
         )
     return out
+
+
+def attention_strip(weights: list[float], width: int = 640, height: int = 60) -> np.ndarray:
+    """The temporal model's attention over its window as a heat strip (oldest left): when in
+    the window the evidence for the alert was."""
+    w = np.asarray(weights, np.float32)
+    w = w / w.max() if w.max() > 0 else w
+    strip = cv2.resize(
+        (w[None, :] * 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+    )
+    img = cv2.applyColorMap(strip, cv2.COLORMAP_INFERNO)
+    cv2.putText(
+        img,
+        f"attention over the last {len(weights)} s (now at right)",
+        (6, 16),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
+    return img

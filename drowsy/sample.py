@@ -9,8 +9,10 @@ from pathlib import Path
 
 import platformdirs
 
+from drowsy import sources
 from drowsy.scenario.render import RENDER_VERSION, render
 from drowsy.scenario.script import DEFAULT
+from drowsy.sources import FrameSource, SourceChoice, SourceOptions
 
 
 def sample_video(cache_dir: Path | None = None) -> Path:
@@ -27,3 +29,11 @@ def sample_video(cache_dir: Path | None = None) -> Path:
         )
         render(DEFAULT, path, progress=sys.stderr.isatty())
     return path
+
+
+def choose_source(
+    spec: str | None, options: SourceOptions | None = None
+) -> tuple[SourceChoice, FrameSource]:
+    """:func:`drowsy.sources.choose_source` with this sample as ``demo`` and as the fallback
+    when no camera is there."""
+    return sources.choose_source(spec, options, sample_video)

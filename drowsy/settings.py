@@ -143,6 +143,9 @@ class AlertSettings(_Section):
         0.5, gt=0, le=1, description="fraction of the window with a usable face"
     )
     perclos_critical: float = Field(0.3, gt=0, lt=1)
+    perclos_release: float = Field(
+        0.8, gt=0, le=1, description="an active PERCLOS alert ends below this x the threshold"
+    )
     yawn_min_s: float = Field(2.0, gt=0)
     yawn_count: int = Field(3, ge=1)
     yawn_window_s: float = Field(300.0, ge=1, description="seconds; at least 1")

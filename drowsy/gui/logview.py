@@ -30,9 +30,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from drowsy.alertlog import AlertFilter, AlertLog, export_alerts
+from drowsy.alertlog import AlertFilter, AlertLog, AlertRow
 from drowsy.contracts import AlertKind
 from drowsy.errors import UserError
+from drowsy.logtext import alert_filter, export_alerts
 from drowsy.settings import Settings, default_log_path
 
 COLUMNS = ("id", "session_id", "raised_at", "level", "kind", "start_s", "duration_s", "source")
@@ -65,7 +66,7 @@ class LogView(QWidget):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
-        self.rows: list[dict] = []
+        self.rows: list[AlertRow] = []
         self.kind = QComboBox()
         self.kind.addItems(["all kinds", *[k.value for k in AlertKind]])
         self.level = QComboBox()
@@ -116,7 +117,7 @@ class LogView(QWidget):
 
     def _filter(self) -> AlertFilter:
         session = self.session.text().strip()
-        return AlertFilter(
+        return alert_filter(
             session=int(session) if session.isdigit() else None,
             kind=None if self.kind.currentIndex() == 0 else self.kind.currentText(),
             level=None if self.level.currentIndex() == 0 else self.level.currentText(),
@@ -146,7 +147,7 @@ class LogView(QWidget):
         self.table.setRowCount(len(self.rows))
         for i, row in enumerate(self.rows):
             for j, col in enumerate(COLUMNS):
-                value = row.get(col)
+                value = getattr(row, col)
                 if col == "duration_s" and value is None:
                     text = "active"
                 elif col == "raised_at":
@@ -177,12 +178,12 @@ class LogView(QWidget):
         try:
             with db:
                 alert = db.alert(alert_id)
+                images = db.images(alert_id)
         except sqlite3.Error as exc:
             self.message.setText(f"alert log busy ({exc}); try again")
             return
         if alert is None:
             return
-        images = alert.pop("images")
         self.details.setHtml(evidence_table(alert))
         decoded = [
             cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR) for png in images.values()
@@ -251,26 +252,26 @@ def _num(value: object) -> str:
     return str(value)
 
 
-def describe_alert(a: dict) -> str:
+def describe_alert(a: AlertRow) -> str:
     """One alert for a person: what, when, how long, its peak values and evidence, rounded."""
-    lasted = "still active" if a.get("duration_s") is None else f"lasted {a['duration_s']:.2f} s"
+    lasted = "still active" if a.duration_s is None else f"lasted {a.duration_s:.2f} s"
     lines = [
-        f"{a['kind'].replace('_', ' ')} ({a['level']}) - alert {a['id']}, session "
-        f"{a['session_id']}, {a.get('source', '')}",
-        f"raised {a['raised_at']} (UTC), at {a['start_s']:.2f} s of video, {lasted}",
+        f"{a.kind.replace('_', ' ')} ({a.level}) - alert {a.id}, session "
+        f"{a.session_id}, {a.source}",
+        f"raised {a.raised_at} (UTC), at {a.start_s:.2f} s of video, {lasted}",
     ]
-    if a.get("peak"):
-        lines.append("peak: " + ", ".join(f"{k} {_num(v)}" for k, v in a["peak"].items()))
-    if a.get("evidence"):
-        lines.append("evidence: " + ", ".join(f"{k} {_num(v)}" for k, v in a["evidence"].items()))
+    if a.peak:
+        lines.append("peak: " + ", ".join(f"{k} {_num(v)}" for k, v in a.peak.items()))
+    if a.evidence:
+        lines.append("evidence: " + ", ".join(f"{k} {_num(v)}" for k, v in a.evidence.items()))
     return "\n".join(lines)
 
 
-def evidence_table(a: dict) -> str:
+def evidence_table(a: AlertRow) -> str:
     """The alert's summary line and its peak values and evidence as a table (HTML)."""
     head, when, *_ = describe_alert(a).split("\n")
-    rows = [("peak " + k, _num(v)) for k, v in a.get("peak", {}).items()]
-    rows += [(k, _num(v)) for k, v in a.get("evidence", {}).items()]
+    rows = [("peak " + k, _num(v)) for k, v in a.peak.items()]
+    rows += [(k, _num(v)) for k, v in a.evidence.items()]
     cells = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return (
         f"<b>{html.escape(head)}</b><br>{html.escape(when)}"

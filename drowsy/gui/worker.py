@@ -14,14 +14,10 @@ from drowsy.alertlog import AlertLog
 from drowsy.alerts.board import ActiveAlertBoard, BoardChange
 from drowsy.contracts import AlertUpdate
 from drowsy.errors import LogError, UserError
+from drowsy.lifecycle import StopFlag
 from drowsy.pipeline import FrameResult
-from drowsy.session import (
-    Session,
-    SessionListener,
-    SessionOptions,
-    StopFlag,
-    choose_source,
-)
+from drowsy.sample import choose_source
+from drowsy.session import Session, SessionListener, SessionOptions, SessionSummary
 from drowsy.settings import Settings, default_log_path
 from drowsy.sources import SourceOptions
 
@@ -81,7 +77,7 @@ class PipelineWorker(QObject):
     source_opened = pyqtSignal(str, bool, float)  # label, is_live, duration_s (0: unknown)
     pipeline_info = pyqtSignal(dict)  # execution provider and model versions
     segment = pyqtSignal(float)  # a seek started a new stretch at this time
-    finished = pyqtSignal(dict)  # session summary
+    finished = pyqtSignal(object)  # the SessionSummary, None when the source never opened
 
     def __init__(
         self, spec: str | None, settings: Settings, camera: SourceOptions | None = None
@@ -120,7 +116,7 @@ class PipelineWorker(QObject):
     # --------------------------------------------------------------------- worker thread
     @pyqtSlot()
     def run(self) -> None:
-        summary: dict = {}
+        summary: SessionSummary | None = None
         try:
             summary = self._run()
         except UserError as exc:
@@ -131,12 +127,12 @@ class PipelineWorker(QObject):
         finally:
             self.finished.emit(summary)
 
-    def _run(self) -> dict:
+    def _run(self) -> SessionSummary | None:
         try:
             choice, source = choose_source(self.spec, self.camera)
         except UserError as exc:
             self.open_failed.emit(str(exc))
-            return {}
+            return None
         try:
             db: AlertLog | None = AlertLog(self.log_path)
         except LogError as exc:  # monitoring matters more than logging
@@ -155,14 +151,7 @@ class PipelineWorker(QObject):
             self.session.speed = self._speed
             if source.describe():  # what the camera really delivers, asked for or not
                 self.status.emit(f"{choice.label}: {source.describe()}")
-            s = self.session.run()
+            return self.session.run()
         finally:
             if db is not None:
                 db.close()
-        return {
-            "session": s.session_id,
-            "frames": s.frames,
-            "alerts": s.alerts_raised,
-            "source": choice.label,
-            "interrupted": s.interrupted,
-        }

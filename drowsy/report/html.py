@@ -11,6 +11,7 @@ from pathlib import Path
 import jinja2
 import plotly.offline
 
+from drowsy.alertlog import SessionRow
 from drowsy.files import write_text_atomic
 from drowsy.report import figures
 from drowsy.report.outputs import VideoOutputs, load
@@ -97,7 +98,7 @@ def render_report(v: VideoOutputs, plotly_src: str | None = None) -> str:
     """``plotly_src``: a relative URL of a shared plotly.js; None inlines it (one
     self-contained file)."""
     s = v.summary
-    thresholds = s.get("thresholds", {})
+    thresholds = s.thresholds or {}
     return (
         _templates()
         .get_template("report.html.j2")
@@ -138,7 +139,9 @@ def write_index(out_dir: Path, folders: list[Path], labels: list[str] | None = N
     return write_text_atomic(out_dir / "index.html", page)
 
 
-def render_alert_page(alert: dict, images: list[tuple[str, bytes]], session: dict) -> str:
+def render_alert_page(
+    alert: dict, images: list[tuple[str, bytes]], session: SessionRow | None
+) -> str:
     """One logged alert (``drowsy log show ID --html``): its figures, evidence and images."""
     row = alert_rows([alert], None)[0]
     row["images"] = [{"name": caption(n), "src": data_uri(b)} for n, b in images]

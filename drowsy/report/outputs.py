@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from drowsy.errors import UserError
+from drowsy.summary import SessionSummary
 
 # frames.csv columns drawn in the timeline (numbers; empty cells become NaN)
 SIGNALS = (
@@ -31,13 +32,13 @@ class VideoOutputs:
     """One analysed video: its folder, summary.json, events.json and timeline columns."""
 
     folder: Path
-    summary: dict
+    summary: SessionSummary
     events: dict
     signals: dict[str, np.ndarray]
 
     @property
     def name(self) -> str:
-        return Path(self.summary.get("source", self.folder.name)).name
+        return Path(self.summary.source or self.folder.name).name
 
     @property
     def alerts(self) -> list[dict]:
@@ -83,7 +84,10 @@ def load(folder: Path) -> VideoOutputs:
     """The outputs ``analyze`` wrote into ``folder`` (one video's folder)."""
     if not (folder / "summary.json").is_file():
         raise UserError(f"{folder}: not a folder of `drowsy analyze` results (no summary.json)")
-    summary = _json(folder / "summary.json")
+    try:
+        summary = SessionSummary.from_dict(_json(folder / "summary.json"))
+    except TypeError as exc:  # a field of the wrong type
+        raise UserError(f"{folder / 'summary.json'}: not drowsy's summary ({exc})") from exc
     events = _json(folder / "events.json") if (folder / "events.json").is_file() else {}
     frames = folder / "frames.csv"
     signals = read_signals(frames) if frames.is_file() else {c: np.zeros(0) for c in SIGNALS}

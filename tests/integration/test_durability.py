@@ -97,7 +97,7 @@ def test_a_log_on_a_read_only_filesystem_can_be_listed(read_only_mount, capsys):
         )
     freeze()
     with AlertLog(path, readonly=True) as log:
-        assert [a["kind"] for a in log.alerts()] == ["microsleep"]
+        assert [a.kind for a in log.alerts()] == ["microsleep"]
     assert main(["log", "list", "--log", str(path)]) == 0
     assert "microsleep" in capsys.readouterr().out
     with pytest.raises(LogError, match=r"read-only|readonly"):

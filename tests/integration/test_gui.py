@@ -185,7 +185,7 @@ def test_real_window_screenshot_under_xvfb(tmp_path, face_video, screen):
 
 
 def test_attention_strip_for_temporal_alerts():
-    from drowsy.gui.window import attention_strip
+    from drowsy.overlays import attention_strip
 
     img = attention_strip([0.0, 0.1, 0.6, 0.3])
     assert img.shape == (60, 640, 3)
@@ -255,7 +255,7 @@ def test_settings_labels_have_units_and_ranges():
 
 
 def test_model_versions_read_as_text_not_a_dict():
-    from drowsy.gui.window import describe_models
+    from drowsy.monitor import describe_models
 
     models = {"eyes": "2", "yawn": "3", "voting": "eyes hard, yawn soft", "temporal": "1"}
     assert describe_models(models, "CPUExecutionProvider") == (
@@ -401,7 +401,9 @@ def test_a_session_that_could_not_be_logged_is_not_called_none(qtbot, gui_settin
     qtbot.addWidget(window)
     window.stop()
     qtbot.waitUntil(lambda: window.worker_thread is None or window.worker_thread.isFinished())
-    window._on_finished({"session": None, "frames": 3, "alerts": 0})
+    from drowsy.summary import SessionSummary
+
+    window._on_finished(SessionSummary(source="face.avi", frames=3, session_id=None))
     assert window.banner.text() == "session (not logged) ended: 3 frames, 0 alerts"
     window.close()
 

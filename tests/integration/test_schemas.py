@@ -51,8 +51,11 @@ def test_analyze_outputs_match_the_documented_schemas(tmp_path, face_video):
 
     from drowsy.contracts import AlertKind
     from drowsy.fleet import FleetResult, FleetVideo, event_rows, video_row
+    from drowsy.summary import SessionSummary
 
-    result = FleetResult(FleetVideo(face_video, "a/face.avi", folder), "finished", summary, None, 1)
+    typed = SessionSummary.from_dict(summary)
+    assert typed.to_dict() == summary  # the one schema reads back what it wrote
+    result = FleetResult(FleetVideo(face_video, "a/face.avi", folder), "finished", typed, None, 1)
     kinds = {f"alerts_{k.value}" for k in AlertKind}
     assert (
         set(video_row(result)) == (documented("fleet/videos.parquet") - {"alerts_<kind>"}) | kinds
@@ -76,13 +79,16 @@ def test_a_fleet_video_imported_into_the_log_keeps_its_analysis_times(tmp_path, 
         "2026-01-02T03:04:30+00:00",
     )
     summary["realtime_factor"] = 2.0
-    result = FleetResult(FleetVideo(face_video, "a/face.avi", folder), "finished", summary)
+    from drowsy.summary import SessionSummary
+
+    typed = SessionSummary.from_dict(summary)
+    result = FleetResult(FleetVideo(face_video, "a/face.avi", folder), "finished", typed)
     with AlertLog(tmp_path / "fleet.db") as log:
         sid = import_into_log(log, result)
-        session = next(s for s in log.sessions() if s["id"] == sid)
+        session = log.session(sid)
         alert = log.alerts()[0]
-    assert session["started_at"] == "2026-01-02T03:04:05+00:00"
-    assert session["ended_at"] == "2026-01-02T03:04:30+00:00"
+    assert session.started_at == "2026-01-02T03:04:05+00:00"
+    assert session.ended_at == "2026-01-02T03:04:30+00:00"
     # raised when the analysis (at 2x real time) reached the alert's media time
-    start = alert["start_s"]
-    assert alert["raised_at"] == f"2026-01-02T03:04:{5 + int(start / 2):02d}+00:00"
+    start = alert.start_s
+    assert alert.raised_at == f"2026-01-02T03:04:{5 + int(start / 2):02d}+00:00"

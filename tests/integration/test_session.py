@@ -12,9 +12,9 @@ from drowsy.alertlog import AlertLog
 from drowsy.alerts.engine import RECENT_EPISODES, AlertEngine
 from drowsy.contracts import AlertAction, Frame
 from drowsy.errors import LogError, SourceError
-from drowsy.session import Session, SessionListener, SessionOptions, SourceChoice, file_choice
+from drowsy.session import Session, SessionListener, SessionOptions
 from drowsy.settings import Settings
-from drowsy.sources import FrameSource, VideoFileSource
+from drowsy.sources import FrameSource, SourceChoice, VideoFileSource, file_choice
 from tests.helpers import sequence, video_frames
 
 
@@ -107,7 +107,8 @@ def test_camera_that_drops_and_comes_back_with_a_reset_clock_continues_the_sessi
 
 def test_a_lost_default_camera_is_retried_not_replaced_by_the_sample(monkeypatch, settings):
     import drowsy.sample
-    from drowsy import session as session_module
+    from drowsy import sample
+    from drowsy.sources import choice as choice_module
 
     def no_sample():
         raise AssertionError("the sample video must not replace a lost camera")
@@ -124,8 +125,8 @@ def test_a_lost_default_camera_is_retried_not_replaced_by_the_sample(monkeypatch
 
         return opener
 
-    monkeypatch.setattr(session_module, "_camera", camera)
-    choice, source = session_module.choose_source(None)
+    monkeypatch.setattr(choice_module, "_camera", camera)
+    choice, source = sample.choose_source(None)
     assert choice.label == "camera 0" and choice.live
     session = Session(
         settings, choice, source, None, SessionOptions(fail_fast=False, reconnect_s=0.01)
@@ -153,11 +154,11 @@ def test_seek_ends_the_old_stretch_and_alert_ids_never_repeat(settings, face_vid
         rows = db.alerts()
         sessions = db.sessions()
     assert summary.seeks == 1
-    assert [r["kind"] for r in rows] == ["microsleep", "microsleep"]
-    assert all(r["end_s"] is not None for r in rows)  # none left active forever
-    assert rows[0]["evidence"].get("ended_by") == "end_of_stream"  # ended at the seek
-    assert len({r["id"] for r in rows}) == 2 and rows[1]["start_s"] > 10.0
-    assert sessions[0]["status"] == "finished"
+    assert [r.kind for r in rows] == ["microsleep", "microsleep"]
+    assert all(r.end_s is not None for r in rows)  # none left active forever
+    assert rows[0].evidence.get("ended_by") == "end_of_stream"  # ended at the seek
+    assert len({r.id for r in rows}) == 2 and rows[1].start_s > 10.0
+    assert sessions[0].status == "finished"
 
 
 class FailingLog(AlertLog):
@@ -184,7 +185,7 @@ def test_a_failing_log_never_stops_monitoring_and_catches_up(settings, face_vide
             original(r)
             if r.frame.timestamp_s > 13.0:  # the disk has room again near the end
                 db.full = False
-                session._next_heartbeat = 0.0
+                session.logbook._next_heartbeat = 0.0  # type: ignore[union-attr]
 
         rec.result = result
         summary = session.run()
@@ -193,7 +194,7 @@ def test_a_failing_log_never_stops_monitoring_and_catches_up(settings, face_vide
     assert rec.raised == ["microsleep"]  # shown to the driver while the log was failing
     assert any(f and "disk is full" in f and "kept in memory" in f for f in rec.faults)
     assert rec.faults[-1] is None  # the failure cleared once the queued writes landed
-    assert [r["kind"] for r in rows] == ["microsleep"] and rows[0]["end_s"] is not None
+    assert [r.kind for r in rows] == ["microsleep"] and rows[0].end_s is not None
     assert summary.log_failure is None
 
 
@@ -209,7 +210,7 @@ def test_offline_output_write_failure_is_a_one_line_error(settings, face_video, 
         with pytest.raises(UserError, match="cannot write"):
             session.run()
         (row,) = db.sessions()
-    assert row["status"] == "interrupted" and row["ended_at"] is not None
+    assert row.status == "interrupted" and row.ended_at is not None
 
 
 def test_episodes_stay_bounded_over_a_long_session(settings):
@@ -249,10 +250,11 @@ def test_tracking_ahead_in_a_thread_changes_no_output(face_video, tmp_path, esti
         rec = Recorder()
         choice, source = file_choice(face_video)
         options = SessionOptions(frames_csv=csv, pipelined=pipelined, keep_episodes=True)
-        summary = Session(
+        session = Session(
             Settings(runtime={"estimator": estimator}), choice, source, None, options, rec
-        ).run()
-        runs[pipelined] = (csv.read_bytes(), rec.raised, rec.times, len(summary.episodes))
+        )
+        session.run()
+        runs[pipelined] = (csv.read_bytes(), rec.raised, rec.times, len(session.tally.episodes))
     assert runs[True] == runs[False]
     assert runs[True][1] == ["microsleep"] and runs[True][2] == sorted(runs[True][2])
 
@@ -311,15 +313,16 @@ def test_a_live_style_session_counts_the_alerts_it_no_longer_keeps(face_video, s
     """Live sessions drop ended alerts to keep memory flat; their summary (the console's last
     line, the log's session summary) still counts them (before: "alerts none")."""
     choice, source = file_choice(face_video)
-    summary = Session(settings, choice, source, None, SessionOptions(fail_fast=False)).run()
-    assert summary.alerts == {}  # the microsleep ended: not kept
+    session = Session(settings, choice, source, None, SessionOptions(fail_fast=False))
+    summary = session.run()
+    assert session.tally.alerts == {}  # the microsleep ended: not kept
     assert summary.to_dict()["alerts_by_kind"] == {"microsleep": 1}
 
 
 def test_run_ahead_keeps_order_raises_in_place_and_stops_its_thread_when_closed():
     import threading
 
-    from drowsy.session import PREFETCH_FRAMES, run_ahead
+    from drowsy.prefetch import PREFETCH_FRAMES, run_ahead
 
     def items(fail_at=None):
         for i in range(50):

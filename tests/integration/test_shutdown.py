@@ -110,11 +110,11 @@ def test_recovery_ends_open_alerts_of_a_dead_process_at_its_last_frame(tmp_path)
     with AlertLog(path) as db:
         assert db.recovered == [sid]
         (alert,) = db.alerts()
-        sessions = {s["id"]: s for s in db.sessions()}
-    assert alert["end_s"] == 47.5 and alert["duration_s"] == 7.5
-    assert alert["evidence"]["ended_by"] == "recovery"
-    assert sessions[sid]["status"] == "interrupted" and sessions[sid]["ended_at"]
-    assert sessions[alive]["status"] == "running"  # this process is alive: left alone
+        sessions = {s.id: s for s in db.sessions()}
+    assert alert.end_s == 47.5 and alert.duration_s == 7.5
+    assert alert.evidence["ended_by"] == "recovery"
+    assert sessions[sid].status == "interrupted" and sessions[sid].ended_at
+    assert sessions[alive].status == "running"  # this process is alive: left alone
 
 
 def _host() -> str:

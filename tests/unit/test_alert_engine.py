@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from drowsy.alerts.engine import AlertEngine, Condition
+from drowsy.alerts.condition import Condition
+from drowsy.alerts.engine import AlertEngine
 from drowsy.contracts import AlertAction, AlertKind, AlertLevel, DriverState
 from drowsy.settings import Settings, apply_override
 from tests.helpers import sequence, signals_at

@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from drowsy.alertlog import AlertFilter, AlertLog, export_alerts
+from drowsy.alertlog import AlertLog
 from drowsy.contracts import Alert, AlertKind, AlertLevel
 from drowsy.errors import LogError
+from drowsy.logtext import alert_filter, export_alerts
 
 
 def make_alert(uid, kind=AlertKind.MICROSLEEP, level=AlertLevel.WARNING, start=1.0):
@@ -30,10 +31,11 @@ def test_alerts_are_committed_when_raised_and_updated_when_they_end(tmp_path):
         )
         assert log.record(session, alert, row) == row
         got = log.alert(row)
-        assert got["level"] == "critical" and got["duration_s"] == pytest.approx(1.5)
-        assert got["evidence"] == {"closure_start_s": 0.0}
+        assert got.level == "critical" and got.duration_s == pytest.approx(1.5)
+        assert got.evidence == {"closure_start_s": 0.0}
         log.add_image(row, "snapshot", b"\x89PNG fake")
-        assert log.alert(row)["images"] == {"snapshot": b"\x89PNG fake"}
+        assert log.images(row) == {"snapshot": b"\x89PNG fake"}
+        assert log.alert(row).images == 1
         other.close()
 
 
@@ -45,11 +47,11 @@ def test_filters_and_export(tmp_path):
         log.record(s1, make_alert(2, AlertKind.SLEEP, AlertLevel.CRITICAL, 4.0))
         log.record(s2, make_alert(3, AlertKind.LONG_DISTRACTION))
         assert len(log.alerts()) == 3
-        assert [a["kind"] for a in log.alerts(AlertFilter(session=s1))] == ["microsleep", "sleep"]
-        assert [a["kind"] for a in log.alerts(AlertFilter(level="critical"))] == ["sleep"]
-        assert [a["source"] for a in log.alerts(AlertFilter(kind="long_distraction"))] == ["b.mp4"]
-        assert log.alerts(AlertFilter(since="2999-01-01")) == []
-        assert len(log.alerts(AlertFilter(until="2999-01-01"))) == 3
+        assert [a.kind for a in log.alerts(alert_filter(session=s1))] == ["microsleep", "sleep"]
+        assert [a.kind for a in log.alerts(alert_filter(level="critical"))] == ["sleep"]
+        assert [a.source for a in log.alerts(alert_filter(kind="long_distraction"))] == ["b.mp4"]
+        assert log.alerts(alert_filter(since="2999-01-01")) == []
+        assert len(log.alerts(alert_filter(until="2999-01-01"))) == 3
         rows = log.alerts()
     as_json = json.loads(export_alerts(rows, "json"))
     assert [r["kind"] for r in as_json] == ["microsleep", "sleep", "long_distraction"]
@@ -113,7 +115,7 @@ def test_time_filters_compare_moments_not_text(tmp_path):
     with AlertLog(path) as log:
 
         def ids(**kw):
-            return [a["id"] for a in log.alerts(AlertFilter(**kw))]
+            return [a.id for a in log.alerts(alert_filter(**kw))]
 
         assert ids(until="2026-11-28") == [1, 2]
         assert ids(since="2026-11-28", until="2026-11-28") == [2]
@@ -123,9 +125,9 @@ def test_time_filters_compare_moments_not_text(tmp_path):
         assert ids(since="2026-11-28T21:00:00+01:00") == [2, 3]  # 20:00 UTC
     for bad in ("notadate", "2026-13-01", "yesterday"):
         with pytest.raises(UserError, match="YYYY-MM-DD"):
-            AlertFilter(since=bad)
+            alert_filter(since=bad)
     with pytest.raises(UserError, match="kinds: microsleep, sleep"):
-        AlertFilter(kind="nonsense")
+        alert_filter(kind="nonsense")
 
 
 def test_version_1_logs_are_migrated(tmp_path):
@@ -151,10 +153,10 @@ def test_version_1_logs_are_migrated(tmp_path):
     con.commit()
     con.close()
     with AlertLog(path) as log:
-        status = {s["id"]: s["status"] for s in log.sessions()}
+        status = {s.id: s.status for s in log.sessions()}
         assert log.recovered == [2]  # no owner recorded: its process cannot be running
         alert = replace(make_alert(1), levels={"warning": 1.0, "critical": 6.0})
-        assert log.alert(log.record(1, alert))["levels"] == {"warning": 1.0, "critical": 6.0}
+        assert log.alert(log.record(1, alert)).levels == {"warning": 1.0, "critical": 6.0}
     assert status == {1: "finished", 2: "interrupted"}
 
 
@@ -167,6 +169,6 @@ def test_the_time_each_level_began_is_logged_and_exported(tmp_path):
         levels = {**alert.levels, "critical": 25.9}
         log.record(session, replace(alert, level=AlertLevel.CRITICAL, levels=levels), row)
         got = log.alert(row)
-        assert got["levels"] == {"warning": 20.93, "critical": 25.9}
-        exported = export_alerts(log.alerts(AlertFilter()), "csv")
+        assert got.levels == {"warning": 20.93, "critical": 25.9}
+        exported = export_alerts(log.alerts(alert_filter()), "csv")
     assert '"{""warning"": 20.93, ""critical"": 25.9}"' in exported

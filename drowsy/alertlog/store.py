@@ -7,19 +7,16 @@ not our database is reported and never overwritten.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
-import socket
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from drowsy.contracts import Alert, AlertKind
-from drowsy.errors import LogError, UserError
+from drowsy.alertlog.owner import current_owner, owner_alive
+from drowsy.alertlog.rows import AlertFilter, AlertRow, SessionRow
+from drowsy.contracts import Alert
+from drowsy.errors import LogError
 
 SCHEMA_VERSION = 3
 # Version 2: who owns a running session (host, pid and the process's start time, so a reused
@@ -76,86 +73,6 @@ _REQUIRED_TABLES = {"meta", "sessions", "alerts", "alert_images"}
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _process_start(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), '' where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def current_owner() -> str:
-    pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
-
-
-def owner_alive(owner: str | None) -> bool | None:
-    """True/False when it can be told (same host), None when the owner ran elsewhere."""
-    if not owner:
-        return False
-    host, _, rest = owner.partition(":")
-    pid_text, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return None
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return not started or _process_start(pid) in ("", started)
-
-
-TIME_FORMAT_HELP = (
-    "YYYY-MM-DD, YYYY-MM-DDTHH:MM or YYYY-MM-DD HH:MM[:SS] (UTC unless an offset is given)"
-)
-
-
-def parse_time_bound(text: str, *, end: bool) -> str:
-    """A ``--since``/``--until`` value as the ISO UTC text ``raised_at`` is stored in.
-
-    A bare date means the whole day: as an end bound it includes that day (< next midnight).
-    Naive times are UTC. Raises UserError naming the accepted formats."""
-    raw = text.strip()
-    try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            if end:
-                moment += timedelta(days=1) - timedelta(microseconds=1)
-        else:
-            moment = datetime.fromisoformat(raw)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            moment = moment.astimezone(UTC)
-            if end and moment.second == 0 and len(raw) <= 16:
-                moment += timedelta(minutes=1) - timedelta(microseconds=1)
-    except ValueError as exc:
-        raise UserError(f"time {text!r} not understood: use {TIME_FORMAT_HELP}") from exc
-    return moment.isoformat(timespec="microseconds" if end else "seconds")
-
-
-@dataclass(frozen=True, slots=True)
-class AlertFilter:
-    """Filters for listing alerts. ``since``/``until`` are user text (see parse_time_bound)."""
-
-    session: int | None = None
-    kind: str | None = None
-    level: str | None = None
-    since: str | None = None
-    until: str | None = None
-
-    def __post_init__(self) -> None:
-        kinds = [k.value for k in AlertKind]
-        if self.kind is not None and self.kind not in kinds:
-            raise UserError(f"unknown alert kind {self.kind!r}; kinds: {', '.join(kinds)}")
-        for bound, end in ((self.since, False), (self.until, True)):
-            if bound is not None:
-                parse_time_bound(bound, end=end)
 
 
 def _unwritable_reason(folder: Path) -> str | None:
@@ -409,7 +326,7 @@ class AlertLog:
         self._write("INSERT OR REPLACE INTO alert_images VALUES (?,?,?)", (alert_id, role, png))
 
     # ------------------------------------------------------------------------------ reads
-    def sessions(self) -> list[dict]:
+    def sessions(self) -> list[SessionRow]:
         """Sessions with their alert count and status: running, finished, interrupted, or
         (a read-only log holding a session whose process died) ``interrupted?``."""
         rows = self._db.execute(
@@ -418,24 +335,36 @@ class AlertLog:
         )
         out = []
         for r in rows:
-            row = dict(r)
-            status = row.get("status")
-            if row["ended_at"] is None:
-                alive = owner_alive(row.get("owner"))
+            status = r["status"]
+            if r["ended_at"] is None:
+                alive = owner_alive(r["owner"])
                 status = "running" if alive is not False else "interrupted?"
-            row["status"] = status or "finished"
-            out.append(row)
+            out.append(
+                SessionRow(
+                    id=int(r["id"]),
+                    source=r["source"],
+                    started_at=r["started_at"],
+                    ended_at=r["ended_at"],
+                    status=status or "finished",
+                    alerts=int(r["alerts"]),
+                    summary=json.loads(r["summary_json"]) if r["summary_json"] else None,
+                    last_frame_s=r["last_frame_s"],
+                )
+            )
         return out
 
-    def alerts(self, flt: AlertFilter | None = None) -> list[dict]:
+    def session(self, session_id: int) -> SessionRow | None:
+        return next((s for s in self.sessions() if s.id == session_id), None)
+
+    def alerts(self, flt: AlertFilter | None = None) -> list[AlertRow]:
         flt = flt or AlertFilter()
         where, params = [], []
         for column, value, op in (
             ("session_id", flt.session, "="),
             ("kind", flt.kind, "="),
             ("level", flt.level, "="),
-            ("raised_at", flt.since and parse_time_bound(flt.since, end=False), ">="),
-            ("raised_at", flt.until and parse_time_bound(flt.until, end=True), "<="),
+            ("raised_at", flt.since, ">="),
+            ("raised_at", flt.until, "<="),
         ):
             if value is not None:
                 where.append(f"a.{column} {op} ?")
@@ -447,60 +376,21 @@ class AlertLog:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._db.execute(sql + " ORDER BY a.id", params)
-        return [_decode(dict(r)) for r in rows]
+        return [AlertRow.from_db(r) for r in rows]
 
-    def alert(self, alert_id: int) -> dict | None:
+    def alert(self, alert_id: int) -> AlertRow | None:
         row = self._db.execute(
-            "SELECT a.*, s.source FROM alerts a JOIN sessions s ON s.id=a.session_id WHERE a.id=?",
+            "SELECT a.*, s.source, (SELECT COUNT(*) FROM alert_images i WHERE i.alert_id=a.id)"
+            " AS images FROM alerts a JOIN sessions s ON s.id=a.session_id WHERE a.id=?",
             (alert_id,),
         ).fetchone()
-        if row is None:
-            return None
-        out = _decode(dict(row))
-        out["images"] = {
+        return None if row is None else AlertRow.from_db(row)
+
+    def images(self, alert_id: int) -> dict[str, bytes]:
+        """An alert's stored images (PNG bytes) by role."""
+        return {
             r["role"]: r["png"]
             for r in self._db.execute(
                 "SELECT role, png FROM alert_images WHERE alert_id=?", (alert_id,)
             )
         }
-        return out
-
-
-def _decode(row: dict) -> dict:
-    row["peak"] = json.loads(row.pop("peak_json"))
-    row["evidence"] = json.loads(row.pop("evidence_json"))
-    row["levels"] = json.loads(row.pop("levels_json", None) or "{}")
-    return row
-
-
-EXPORT_COLUMNS = (
-    "id",
-    "session_id",
-    "source",
-    "kind",
-    "level",
-    "start_s",
-    "end_s",
-    "duration_s",
-    "start_frame",
-    "raised_at",
-    "peak",
-    "evidence",
-    "levels",
-)
-
-
-def export_alerts(rows: Iterable[dict], fmt: str) -> str:
-    """Alerts as CSV (peak/evidence as JSON text) or as a JSON array."""
-    rows = [{k: r.get(k) for k in EXPORT_COLUMNS} for r in rows]
-    if fmt == "json":
-        return json.dumps(rows, indent=2)
-    if fmt != "csv":
-        raise ValueError(f"unknown export format {fmt!r}")
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        as_json = {k: json.dumps(r[k]) for k in ("peak", "evidence", "levels")}
-        writer.writerow({**r, **as_json})
-    return buf.getvalue()
