@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from drowsy.contracts import AlertKind, Frame  # noqa: E402
-from drowsy.inference.ensemble import DEFAULT_MODELS_DIR, CnnEstimator  # noqa: E402
+from drowsy.inference.ensemble import CnnEstimator  # noqa: E402
 from drowsy.inference.explain import Explainer  # noqa: E402
+from drowsy.inference.factory import SHIPPED_MODELS  # noqa: E402
 from drowsy.scenario.render import actor  # noqa: E402
 from drowsy.settings import Settings  # noqa: E402
 from drowsy.vision.tracker import FaceTracker, TrackerOptions  # noqa: E402
@@ -58,7 +59,7 @@ def timed(fn, n: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", type=Path, default=DEFAULT_MODELS_DIR)
+    ap.add_argument("--models", type=Path, default=SHIPPED_MODELS)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("-n", type=int, default=300)
     args = ap.parse_args()

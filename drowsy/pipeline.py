@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -21,13 +20,12 @@ from drowsy.contracts import (
     FrameSignals,
 )
 from drowsy.inference.ensemble import CnnEstimator
-from drowsy.inference.explain import Explainer, Explanation
-from drowsy.inference.explain import explains as explains_with_gradcam
-from drowsy.inference.temporal import TemporalModel
+from drowsy.inference.explain import Explainer, Explanation, network_decides
+from drowsy.inference.factory import make_estimator, make_temporal
 from drowsy.overlays import draw
 from drowsy.settings import Settings
 from drowsy.state.calibration import Calibrator
-from drowsy.state.estimator import StateEstimator, make_estimator
+from drowsy.state.estimator import StateEstimator
 from drowsy.state.signals import build_signals
 from drowsy.vision.tracker import FaceTracker, Located, TrackerOptions
 
@@ -43,22 +41,6 @@ def overlay_view(frame: Frame, obs: FaceObservation) -> np.ndarray:
     return image[
         max(0, int(y0 - pad)) : min(h, int(y1 + pad)), max(0, int(x0 - pad)) : min(w, int(x1 + pad))
     ].copy()
-
-
-def make_temporal(settings: Settings) -> TemporalModel | None:
-    """The temporal model from ``models/temporal`` when present and enabled."""
-    if not settings.runtime.temporal or settings.runtime.estimator == "geometric":
-        return None
-    from drowsy.inference.ensemble import DEFAULT_MODELS_DIR
-    from drowsy.inference.onnx_model import choose_providers
-
-    folder = Path(settings.runtime.models_dir or DEFAULT_MODELS_DIR).expanduser()
-    path = folder / "temporal" / "temporal.onnx"
-    if not path.is_file():
-        return None
-    return TemporalModel(
-        path, choose_providers(settings.runtime.provider), settings.runtime.threads
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,32 +128,39 @@ class Pipeline:
         self._peaks.clear()
 
     def process(self, frame: Frame) -> FrameResult:
-        return self.decide(self.observe(frame))
+        return self.decide(self.locate(frame))
 
-    def observe(self, frame: Frame) -> Observed:
+    def locate(self, frame: Frame) -> Observed:
+        """The face mesh and the driver checks: the part that depends on earlier frames, which
+        the session may run ahead in a thread of its own."""
         return Observed(frame, self.tracker.locate(frame))
 
     def decide(self, observed: Observed) -> FrameResult:
         frame = observed.frame
         obs = self.tracker.measure(observed.located)
         timings = dict(self.tracker.timings_ms)
-        t0 = time.perf_counter()
+        started = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal started
+            now = time.perf_counter()
+            timings[stage] = (now - started) * 1e3
+            started = now
+
         calibration = self.calibrator.update(frame.timestamp_s, obs)
         probs = self.estimator.estimate(obs, calibration) if obs.present else None
-        t1 = time.perf_counter()
+        lap("models")
         signals = build_signals(
             frame.index, frame.timestamp_s, obs, probs, calibration, self.settings.gaze
         )
-        t_temporal = time.perf_counter()
+        started = time.perf_counter()
         state = self.temporal.update(signals, calibration) if self.temporal else None
-        timings["temporal"] = (time.perf_counter() - t_temporal) * 1e3
-        t1b = time.perf_counter()
+        lap("temporal")
         updates = self.engine.update(signals, state)
-        t2 = time.perf_counter()
+        lap("alerts")
         explanations = self._explain(frame, obs, signals, updates)
-        timings.update(models=(t1 - t0) * 1e3, alerts=(t2 - t1b) * 1e3)
         if explanations:
-            timings["explain"] = (time.perf_counter() - t2) * 1e3
+            lap("explain")
         status = replace(self.engine.status)  # a snapshot: the engine keeps mutating its own
         withheld = self.temporal.withheld if self.temporal else None
         return FrameResult(
@@ -187,19 +176,19 @@ class Pipeline:
         frame with the tracker's overlays instead: landmarks, head-pose axes, gaze."""
         out: dict[int, Explanation] = {}
         for u in updates:
-            if u.action is AlertAction.RAISED and not explains_with_gradcam(u.alert.kind):
+            if u.action is AlertAction.RAISED and not network_decides(u.alert.kind):
                 out[u.alert.uid] = Explanation("raise", {"raise_overlay": overlay_view(frame, obs)})
         if self.explainer is None:
             return out
         score = max(s.eye_closed or 0.0, s.yawn or 0.0)
         for alert in self.engine.active.values():
-            if self.explainer.explains(alert.kind) and obs.present:
+            if network_decides(alert.kind) and obs.present:
                 best = self._peaks.get(alert.uid)
                 if best is None or score > best[0]:
                     self._peaks[alert.uid] = (score, frame.image, obs)
         for u in updates:
             kind = u.alert.kind
-            if not self.explainer.explains(kind):
+            if not network_decides(kind):
                 continue
             if u.action is AlertAction.RAISED:
                 exp = self.explainer.explain(kind, frame.image, obs, "raise")

@@ -258,11 +258,3 @@ def save_crops(crops: CropSet, out: Path) -> None:
         name = crops.classes[label] if label >= 0 and crops.classes else "unlabelled"
         (out / name).mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(out / name / f"{i:06d}.png"), img)
-
-
-def region_names(task: str) -> tuple[str, ...]:
-    return TASK_REGIONS[task]
-
-
-def region_size(task: str) -> int:
-    return REGIONS[TASK_REGIONS[task][0]].size

@@ -109,7 +109,3 @@ class InpaintDecoder(nn.Module):
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return self.net(feats)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -173,9 +173,10 @@ class PeopleBuild:
     def previous(self, task: str, split: Split) -> np.ndarray | None:
         """The previously shipped ensemble on these crops: it never trained on these people,
         so its predictions are out-of-fold for them: the baseline to beat."""
-        from drowsy.inference.ensemble import DEFAULT_MODELS_DIR, Ensemble
+        from drowsy.inference.ensemble import Ensemble
+        from drowsy.inference.factory import SHIPPED_MODELS
 
-        folder = DEFAULT_MODELS_DIR / task
+        folder = SHIPPED_MODELS / task
         if not (folder / "ensemble.json").exists():
             return None
         ens = Ensemble(folder, threads=1, voting="soft")
@@ -415,9 +416,9 @@ class PeopleBuild:
                 models = [self.fold_models[r][f] for r in b.chosen if r in self.fold_models]
                 if models:  # OOF predictions cached without their fold models: none to run
                     self.export(b, out, models, force=True)
-            from drowsy.inference.ensemble import DEFAULT_MODELS_DIR
+            from drowsy.inference.factory import SHIPPED_MODELS
 
-            temporal = DEFAULT_MODELS_DIR / "temporal"
+            temporal = SHIPPED_MODELS / "temporal"
             if temporal.is_dir():
                 shutil.copytree(temporal, out / "temporal", dirs_exist_ok=True)
         self.results["fold_models"] = {

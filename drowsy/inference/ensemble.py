@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import importlib.resources
 import json
 import logging
 from dataclasses import dataclass
@@ -35,15 +34,6 @@ from drowsy.inference.voting import MODES, vote
 from drowsy.state.fusion import EyeFusion, MarGate
 
 log = logging.getLogger(__name__)
-
-
-def _shipped_models() -> Path:
-    """The shipped models: package data of ``drowsy.models`` (the repository's ``models/``),
-    in an editable checkout and in a wheel alike."""
-    return Path(str(importlib.resources.files("drowsy.models")))
-
-
-DEFAULT_MODELS_DIR = _shipped_models()
 
 
 @dataclass(frozen=True)

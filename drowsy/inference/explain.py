@@ -53,7 +53,7 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
     return img
 
 
-def explains(kind: AlertKind) -> bool:
+def network_decides(kind: AlertKind) -> bool:
     """Whether a network decided this kind of alert (so Grad-CAM can say where it looked)."""
     return kind in TARGETS
 
@@ -63,10 +63,6 @@ class Explainer:
 
     def __init__(self, estimator: CnnEstimator) -> None:
         self.ensembles: dict[str, Ensemble] = {"eyes": estimator.eyes, "yawn": estimator.yawn}
-
-    @staticmethod
-    def explains(kind: AlertKind) -> bool:
-        return explains(kind)
 
     def _heat(
         self, ens: Ensemble, crops: list[np.ndarray], cls: str

@@ -190,7 +190,7 @@ class Session:
         def located(frames: Iterator[Frame]) -> Iterator[tuple[Frame, Observed | Exception]]:
             for frame in frames:
                 try:
-                    yield frame, self.pipeline.observe(frame)
+                    yield frame, self.pipeline.locate(frame)
                 except Exception as exc:  # handed to the consumer with its frame
                     yield frame, exc
 

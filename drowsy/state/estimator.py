@@ -8,11 +8,10 @@ in ``source`` and nowhere else matters.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Protocol
 
 from drowsy.contracts import Calibration, FaceObservation, StateProbabilities
-from drowsy.settings import Settings, SignalSettings
+from drowsy.settings import SignalSettings
 from drowsy.state.fusion import EyeFusion, MarGate, sigmoid
 
 log = logging.getLogger(__name__)
@@ -66,39 +65,6 @@ class GeometricEstimator:
 
     def close(self) -> None:
         pass
-
-
-def make_estimator(settings: Settings) -> StateEstimator:
-    """The fused estimator (CNN ensembles + calibrated geometry) by default, the CNNs alone or
-    the geometric estimate when asked; missing models are an error, never a silent fallback."""
-    rt = settings.runtime
-    if rt.estimator == "geometric":
-        return GeometricEstimator(settings.signals)
-    from drowsy.inference.ensemble import DEFAULT_MODELS_DIR, CnnEstimator
-    from drowsy.inference.onnx_model import ModelError
-
-    folder = Path(rt.models_dir).expanduser() if rt.models_dir else DEFAULT_MODELS_DIR
-    present = all((folder / t / "ensemble.json").is_file() for t in ("eyes", "yawn"))
-    if not present:  # a broken install must not pass for a working one (geometry is weaker)
-        raise ModelError(
-            f"no eye and yawn ensembles in {folder}: reinstall drowsy, point runtime.models_dir"
-            " at a model folder, or run on landmark geometry alone with"
-            " --set runtime.estimator=geometric"
-        )
-    if rt.estimator == "cnn":
-        return CnnEstimator(folder, rt.provider, rt.threads, rt.voting)
-    # A fusion weighs how confident the eye members are: their mean probability (soft
-    # voting) keeps that; hard votes quantise it to thirds.
-    eyes_voting = "soft" if rt.voting == "auto" else rt.voting
-    cnn = CnnEstimator(folder, rt.provider, rt.threads, rt.voting, eyes_voting)
-    gate = cnn.yawn.mar_gate
-    if rt.yawn_mar_gate is not None:
-        gate = MarGate(rt.yawn_mar_gate) if rt.yawn_mar_gate > 0 else None
-    fusion = EyeFusion.of(rt, cnn.eyes.eye_fusion)
-    if fusion is None:  # the eye ensemble alone, with the voting its model card chose
-        cnn.close()
-        cnn = CnnEstimator(folder, rt.provider, rt.threads, rt.voting)
-    return FusedEstimator(cnn, GeometricEstimator(settings.signals), fusion, gate)
 
 
 class FusedEstimator:

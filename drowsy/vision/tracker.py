@@ -291,7 +291,7 @@ class FaceTracker:
         if located.landmarks is None:
             obs = FaceObservation.empty()
         else:
-            obs = self.observe(located.image, located.landmarks, located.faces_in_frame)
+            obs = self.measure_landmarks(located.image, located.landmarks, located.faces_in_frame)
         self.timings_ms = {
             "face_mesh": located.mesh_ms,
             "crops": (time.perf_counter() - t0) * 1e3,
@@ -345,7 +345,7 @@ class FaceTracker:
             handed = self._detect(only_driver, self._mesh)
         return handed if handed and _same_face(driver, handed[0]) else [driver]
 
-    def observe(
+    def measure_landmarks(
         self, image: np.ndarray, pts: np.ndarray, faces_in_frame: int = 1
     ) -> FaceObservation:
         """Everything measured from one face's landmarks (also used by tests with synthetic

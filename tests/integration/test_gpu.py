@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drowsy.inference.ensemble import DEFAULT_MODELS_DIR, Ensemble
+from drowsy.inference.ensemble import Ensemble
+from drowsy.inference.factory import SHIPPED_MODELS
 
 
 @pytest.mark.gpu
@@ -13,8 +14,8 @@ from drowsy.inference.ensemble import DEFAULT_MODELS_DIR, Ensemble
 def test_the_shipped_ensembles_agree_on_cuda_and_cpu(task):
     rng = np.random.default_rng(0)
     crops = list(rng.integers(0, 256, (8, 64, 64), dtype=np.uint8))
-    cpu = Ensemble(DEFAULT_MODELS_DIR / task, providers=["CPUExecutionProvider"])
+    cpu = Ensemble(SHIPPED_MODELS / task, providers=["CPUExecutionProvider"])
     gpu = Ensemble(
-        DEFAULT_MODELS_DIR / task, providers=["CUDAExecutionProvider", "CPUExecutionProvider"]
+        SHIPPED_MODELS / task, providers=["CUDAExecutionProvider", "CPUExecutionProvider"]
     )
     np.testing.assert_allclose(gpu.predict(crops).probs, cpu.predict(crops).probs, atol=1e-4)

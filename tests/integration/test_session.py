@@ -262,14 +262,14 @@ def test_tracking_ahead_in_a_thread_changes_no_output(face_video, tmp_path, esti
 def test_a_tracker_failure_ahead_is_a_frame_error_of_its_frame(face_video, monkeypatch, settings):
     from drowsy.pipeline import Pipeline
 
-    observe = Pipeline.observe
+    locate = Pipeline.locate
 
     def flaky(self, frame):
         if frame.index == 7:
             raise RuntimeError("mesh exploded")
-        return observe(self, frame)
+        return locate(self, frame)
 
-    monkeypatch.setattr(Pipeline, "observe", flaky)
+    monkeypatch.setattr(Pipeline, "locate", flaky)
     rec = Recorder()
     choice, source = file_choice(face_video)
     summary = Session(settings, choice, source, None, SessionOptions(fail_fast=False), rec).run()

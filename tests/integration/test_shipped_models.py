@@ -8,16 +8,17 @@ import sqlite3
 import pytest
 
 from drowsy.cli import main
-from drowsy.inference.ensemble import DEFAULT_MODELS_DIR, CnnEstimator
+from drowsy.inference.ensemble import CnnEstimator
+from drowsy.inference.factory import SHIPPED_MODELS
 from drowsy.vision.crops import CROP_SPEC_VERSION
 
 pytestmark = pytest.mark.skipif(
-    not (DEFAULT_MODELS_DIR / "eyes" / "ensemble.json").exists(), reason="no shipped models"
+    not (SHIPPED_MODELS / "eyes" / "ensemble.json").exists(), reason="no shipped models"
 )
 
 
 def test_shipped_ensembles_load_and_are_small():
-    est = CnnEstimator(DEFAULT_MODELS_DIR)
+    est = CnnEstimator(SHIPPED_MODELS)
     for ens, classes in ((est.eyes, ("open", "closed")), (est.yawn, ("no_yawn", "yawn"))):
         assert ens.classes == classes
         assert len(ens.members) >= 1  # as many as the out-of-fold choice kept

@@ -9,9 +9,10 @@ import pytest
 
 from drowsy.contracts import Calibration
 from drowsy.inference.ensemble import Ensemble
+from drowsy.inference.factory import make_estimator
 from drowsy.inference.onnx_model import ModelError
 from drowsy.settings import Settings, apply_override
-from drowsy.state.estimator import FusedEstimator, make_estimator
+from drowsy.state.estimator import FusedEstimator
 from drowsy.state.fusion import EyeFusion, MarGate
 from tests.onnx_fixtures import write_models_dir
 

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from drowsy.inference.ensemble import Ensemble, _load_member
+from drowsy.inference.factory import make_estimator
 from drowsy.inference.onnx_model import ModelError, OnnxModel, choose_providers
 from drowsy.inference.preprocess import to_tensor
 from drowsy.inference.voting import vote
 from drowsy.settings import Settings, apply_override
-from drowsy.state.estimator import GeometricEstimator, make_estimator
+from drowsy.state.estimator import GeometricEstimator
 from tests.onnx_fixtures import META, write_model, write_models_dir
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from drowsy.alerts.engine import AlertEngine
 from drowsy.contracts import AlertKind, Calibration, DriverState
-from drowsy.inference.ensemble import DEFAULT_MODELS_DIR
+from drowsy.inference.factory import SHIPPED_MODELS
 from drowsy.inference.temporal import MAX_ROLL_DEG, TemporalModel
 from drowsy.settings import Settings
 from tests.helpers import signals_at
@@ -19,7 +19,7 @@ FPS = 30
 
 @pytest.fixture
 def model() -> TemporalModel:
-    path = DEFAULT_MODELS_DIR / "temporal" / "temporal.onnx"
+    path = SHIPPED_MODELS / "temporal" / "temporal.onnx"
     if not path.is_file():
         pytest.skip("no shipped temporal model")
     return TemporalModel(path, cadence_s=1.0)
