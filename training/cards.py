@@ -7,6 +7,7 @@ from pathlib import Path
 
 from drowsy.inference.preprocess import MIN_STD
 from drowsy.vision.crops import CROP_SPEC_VERSION, REGIONS
+from training.recipes import TASKS
 
 SOURCES = {
     "eyes": (
@@ -316,6 +317,6 @@ WEAKNESSES = {
 
 
 def write_cards(results: dict, out: Path) -> None:
-    for task in ("eyes", "yawn"):
+    for task in TASKS:
         if task in results:
             (out / task / "MODEL_CARD.md").write_text(render(task, results), encoding="utf-8")

@@ -12,6 +12,16 @@ from pathlib import Path
 
 from drowsy.errors import UserError
 from training import MODEL_VERSION
+from training.recipes import (
+    LAYOUTS,
+    TASKS,
+    DistillConfig,
+    FinetuneConfig,
+    PretrainConfig,
+    TemporalConfig,
+    add_config_args,
+    config_from_args,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -34,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="training steps per member")
     p.add_argument(
         "--oof-only",
-        choices=("eyes", "yawn"),
+        choices=TASKS,
         help="only fill one task's out-of-fold cache in --work and stop",
     )
     p.add_argument(
@@ -72,22 +82,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pretrain", help="self-supervised pretraining on unlabelled crops")
     p.add_argument("--data", type=Path, nargs="+", required=True, help="folders of crop images")
     p.add_argument("--out", type=Path, required=True, help="checkpoint file (resumes if present)")
-    p.add_argument("--arch", default="cnn_s")
-    p.add_argument("--pretext", default="rotation", choices=("rotation", "inpaint"))
-    p.add_argument("--steps", type=int, default=600)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--seed", type=int, default=0)
+    add_config_args(
+        p,
+        PretrainConfig,
+        {
+            "arch": ("arch", ""),
+            "pretext": ("pretext", ""),
+            "steps": ("steps", ""),
+            "lr": ("lr", "learning rate"),
+            "seed": ("seed", ""),
+        },
+    )
 
     p = sub.add_parser("finetune", help="train a classifier on labelled crops")
     _labelled(p)
     p.add_argument("--out", type=Path, required=True, help="checkpoint file (resumes if present)")
-    p.add_argument("--arch", default="cnn_s")
     p.add_argument("--backbone", type=Path, help="pretrain checkpoint (default: random init)")
-    p.add_argument("--mode", default="full", choices=("full", "frozen"))
-    p.add_argument("--steps", type=int, default=400)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--fraction", type=float, default=1.0, help="share of the labels to use")
-    p.add_argument("--seed", type=int, default=0)
+    add_config_args(
+        p,
+        FinetuneConfig,
+        {
+            "arch": ("arch", ""),
+            "mode": ("mode", "frozen: early layers frozen"),
+            "steps": ("steps", ""),
+            "lr": ("lr", "learning rate"),
+            "fraction": ("label_fraction", "share of the labels to use"),
+            "seed": ("seed", ""),
+        },
+    )
 
     p = sub.add_parser(
         "evaluate", help="metrics of checkpoints (and their votes) on labelled crops"
@@ -100,10 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unlabelled", type=Path, nargs="+", required=True, help="crop folders")
     p.add_argument("--teacher", type=Path, required=True, help="ensemble folder (models/eyes)")
     p.add_argument("--out", type=Path, required=True, help="the student's .onnx file")
-    p.add_argument("--arch", default="cnn_s")
     p.add_argument("--backbone", type=Path, help="pretrain checkpoint (default: random init)")
-    p.add_argument("--steps", type=int, default=800)
-    p.add_argument("--seed", type=int, default=0)
+    add_config_args(
+        p,
+        DistillConfig,
+        {"arch": ("arch", ""), "steps": ("steps", ""), "seed": ("seed", "")},
+    )
     p.add_argument("--version", default=MODEL_VERSION)
     p.add_argument("--force", action="store_true")
 
@@ -116,27 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _labelled(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", required=True, choices=("eyes", "yawn"))
+    p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument(
         "--layout",
         default="folders",
-        choices=("folders", "mrl", "cew", "yawdd"),
-        help="folders: DATA/<class>/; mrl: MRL Eye file names; cew: CEW folders; "
-        "yawdd: Yawning/Normal/Talking face-frame folders",
+        choices=tuple(LAYOUTS),
+        help="; ".join(f"{name}: {layout.help}" for name, layout in LAYOUTS.items()),
     )
 
 
 def _load_labelled(args: argparse.Namespace):
-    from training import data
-
-    if args.layout == "mrl":
-        return data.mrl_eye(args.data)
-    if args.layout == "cew":
-        return data.cew(args.data)
-    if args.layout == "yawdd":
-        return data.yawdd_frames(args.data, ROOT / "build" / "training" / "crop_cache")
-    return data.class_folders(args.data, args.task)
+    cache = ROOT / "build" / "training" / "crop_cache"
+    return LAYOUTS[args.layout].load(args.data, args.task, cache)
 
 
 def _images_in(folders: list[Path]):
@@ -156,15 +172,8 @@ def _images_in(folders: list[Path]):
 
 def cmd_temporal(args: argparse.Namespace) -> int:
     from training.temporal.build import build
-    from training.temporal.train import TemporalConfig
 
-    cfg = TemporalConfig(
-        pretrain_steps=600, train_steps=1500, n_train=2400, n_val=400, n_test=800, n_onset=60
-    )
-    if args.quick:
-        cfg = TemporalConfig(
-            pretrain_steps=5, train_steps=5, n_train=16, n_val=8, n_test=8, n_onset=2
-        )
+    cfg = TemporalConfig.quick() if args.quick else TemporalConfig()
     t0 = time.monotonic()
     results = build(args.data, args.models, cfg, force=args.force)
     print(
@@ -200,9 +209,9 @@ def cmd_crops(args: argparse.Namespace) -> int:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from training.train import PretrainConfig, pretrain
+    from training.train import pretrain
 
-    cfg = PretrainConfig(args.arch, args.pretext, steps=args.steps, lr=args.lr, seed=args.seed)
+    cfg = config_from_args(PretrainConfig, args)
     report = pretrain(cfg, _images_in(args.data), args.out, progress=sys.stderr.isatty())
     print(json.dumps({"checkpoint": str(args.out), **report}))
     return 0
@@ -211,23 +220,19 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 def cmd_finetune(args: argparse.Namespace) -> int:
     from training.data import split, stratified_fraction
     from training.reproduce import _metrics
-    from training.train import FinetuneConfig, finetune, predict
+    from training.train import finetune, predict
 
     crops = _load_labelled(args)
     tr, va = split(len(crops), (0.85, 0.15), seed=1234)
     train = crops.subset(tr)
-    if args.fraction < 1.0:
-        train = train.subset(stratified_fraction(train.labels, args.fraction, args.seed))
-    cfg = FinetuneConfig(
+    cfg = config_from_args(
+        FinetuneConfig,
+        args,
         task=args.task,
-        arch=args.arch,
         backbone=str(args.backbone) if args.backbone else None,
-        mode=args.mode,
-        steps=args.steps,
-        lr=args.lr,
-        label_fraction=args.fraction,
-        seed=args.seed,
     )
+    if cfg.label_fraction < 1.0:
+        train = train.subset(stratified_fraction(train.labels, cfg.label_fraction, cfg.seed))
     model = finetune(cfg, train, args.out, progress=sys.stderr.isatty())
     val = crops.subset(va)
     positive = crops.classes[1]
@@ -273,13 +278,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
-    from training.distill import DistillConfig, distill, ensemble_teacher
+    from training.distill import distill, ensemble_teacher
 
-    cfg = DistillConfig(
-        arch=args.arch,
-        backbone=str(args.backbone) if args.backbone else None,
-        steps=args.steps,
-        seed=args.seed,
+    cfg = config_from_args(
+        DistillConfig, args, backbone=str(args.backbone) if args.backbone else None
     )
     labelled = _load_labelled(args)
     model = distill(

@@ -10,7 +10,6 @@ the three members' 0.944; not shipped yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +21,7 @@ from training.augment import AugmentConfig, augment_batch
 from training.data import CropSet
 from training.errors import TrainingError
 from training.models import CropNet
+from training.recipes import DistillConfig
 from training.train import FinetuneConfig, build_classifier, seed_everything, to_input
 
 
@@ -29,19 +29,6 @@ class Teacher(Protocol):
     """Anything that answers class probabilities (N, 2) for uint8 crops."""
 
     def __call__(self, images: np.ndarray) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class DistillConfig:
-    arch: str = "cnn_s"
-    backbone: str | None = None  # pretrain checkpoint; None = random initialisation
-    steps: int = 800
-    lr: float = 1e-3
-    temperature: float = 2.0
-    labelled_per_batch: int = 24
-    unlabelled_per_batch: int = 32
-    positives_per_batch: int = 8  # unlabelled crops the teacher calls positive (rare: closures)
-    seed: int = 0
 
 
 def soft_targets(p_positive: torch.Tensor, temperature: float) -> torch.Tensor:

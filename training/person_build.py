@@ -39,6 +39,7 @@ from training.person_recipe import (
     train_member,
 )
 from training.protocol import FOLDS, Split, task_split
+from training.recipes import TASKS
 from training.train import predict
 
 log = logging.getLogger(__name__)
@@ -447,7 +448,7 @@ class PeopleBuild:
     def run(self) -> dict:
         people = with_occluded_mouths(load_people(self.cfg.data, self.cfg.work / "crops"))
         self.tick("crops")
-        tasks = (self.cfg.oof_only,) if self.cfg.oof_only else ("eyes", "yawn")
+        tasks = (self.cfg.oof_only,) if self.cfg.oof_only else TASKS
         if self.cfg.workers > 1:
             self.fill_oof_in_parallel(tasks)
         if self.cfg.oof_only:

@@ -50,6 +50,7 @@ from training.realdata import (
     portrait_crops,
     unlabelled_crops,
 )
+from training.recipes import TASKS
 from training.synthetic import ckplus_sets
 from training.train import (
     PRETEXTS,
@@ -71,6 +72,23 @@ GATE_MAX_FPR = 0.05
 
 
 @dataclass(frozen=True)
+class MemberPlan:
+    """One ensemble member of the self-supervised study: its architecture, whether it uses
+    the chosen pretext or the other one, its seed."""
+
+    arch: str
+    pretext: str  # "chosen" or "other"
+    seed: int
+
+
+MEMBER_PLAN = (
+    MemberPlan("cnn_s", "chosen", 0),
+    MemberPlan("cnn_dw", "chosen", 1),
+    MemberPlan("cnn_s", "other", 2),
+)
+
+
+@dataclass(frozen=True)
 class ReproduceConfig:
     data: Path
     out: Path
@@ -88,7 +106,12 @@ class ReproduceConfig:
 
 
 def _key(cfg: Any) -> str:
-    return hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:10]
+    """A checkpoint's name from its config. A backbone counts by its file name (which carries
+    its own config and data keys), not its path: moving ``--work`` keeps every checkpoint."""
+    fields = asdict(cfg)
+    if fields.get("backbone"):
+        fields["backbone"] = Path(fields["backbone"]).name
+    return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def _metrics(probs: np.ndarray, labels: np.ndarray, positive: str) -> dict:
@@ -114,6 +137,15 @@ class Run:
         self._before = set(self.ckpt.glob("*.pt")) if self.ckpt.is_dir() else set()
         self._seen: set[Path] = set()
         self._members: dict[str, list[tuple[str, FinetuneConfig, CropNet]]] = {}
+        # what each stage leaves for the next ones (set by load, pretrain_all, choose)
+        self.sets: dict[str, dict[str, CropSet]] = {}
+        self.public_train: dict[str, CropSet] = {}  # the public crop sets alone (LOSO folds)
+        self.sources: dict[str, dict[str, CropSet]] = {}
+        self.faces: dict | None = None
+        self.unlabelled: CropSet | None = None
+        self.backbones: dict[tuple[str, str], Path] = {}
+        self.pretext = ""
+        self.mode = ""
 
     def tick(self, stage: str) -> None:
         self.results["timings_s"][stage] = round(time.monotonic() - self.t0, 1)
@@ -122,10 +154,7 @@ class Run:
     # ------------------------------------------------------------------------------ data
     def load(self) -> None:
         d = self.cfg.data
-        self.sets: dict[str, dict[str, CropSet]] = {}
-        # the public crop sets alone, before any face-level source is added (LOSO folds)
-        self.public_train: dict[str, CropSet] = {}
-        for task in ("eyes", "yawn"):
+        for task in TASKS:
             full = class_folders(d / task, task)
             tr, va, te = split(len(full), (0.7, 0.15, 0.15), seed=1234)
             self.public_train[task] = full.subset(tr)
@@ -178,7 +207,6 @@ class Run:
         """The backbones selection compares (cnn_s with every pretext); the others are
         pretrained when a member first needs one (cnn_dw only with the chosen pretext: the
         fourth backbone was never used and cost a quarter of the stage)."""
-        self.backbones: dict[tuple[str, str], Path] = {}
         for pretext in PRETEXTS:
             self.backbone("cnn_s", pretext)
         self.tick("pretrain")
@@ -188,6 +216,8 @@ class Run:
             pc = PretrainConfig(
                 arch, pretext, steps=self.cfg.pretrain_steps, lr=self.cfg.pretrain_lr
             )
+            if self.unlabelled is None:
+                raise TrainingError("pretraining before the data stage")
             data_key = input_key(self.unlabelled)[:8]
             path = self.ckpt / f"pretrain-{arch}-{pretext}-{_key(pc)}-{data_key}.pt"
             self._count(path)
@@ -291,7 +321,7 @@ class Run:
 
     def label_efficiency(self) -> None:
         out = {}
-        for task in ("eyes", "yawn"):
+        for task in TASKS:
             positive = TASK_CLASSES[task][1]
             rows = {}
             for frac in self.cfg.fractions:
@@ -326,17 +356,13 @@ class Run:
 
     def members(self, task: str) -> list[tuple[str, FinetuneConfig, CropNet]]:
         other = next(p for p in PRETEXTS if p != self.pretext)
-        plan = [
-            ("m1_cnn_s_" + self.pretext, "cnn_s", self.pretext, 0),
-            ("m2_cnn_dw_" + self.pretext, "cnn_dw", self.pretext, 1),
-            ("m3_cnn_s_" + other, "cnn_s", other, 2),
-        ]
         out = []
-        for name, arch, pretext, seed in plan:
+        for i, m in enumerate(MEMBER_PLAN, 1):
+            pretext = self.pretext if m.pretext == "chosen" else other
             fc = self.ft_config(
-                task, arch, pretext, self.mode, steps=self.cfg.member_steps, seed=seed
+                task, m.arch, pretext, self.mode, steps=self.cfg.member_steps, seed=m.seed
             )
-            out.append((name, fc, self.fit(fc)))
+            out.append((f"m{i}_{m.arch}_{pretext}", fc, self.fit(fc)))
         return out
 
     def ensemble(self, task: str) -> dict:
@@ -432,7 +458,7 @@ class Run:
         on it, beside the geometric baseline on the same crops. The shipped ensemble never
         trained on a held-out face-level source either, so it is reported beside it."""
         out: dict[str, list[dict]] = {}
-        for task in ("eyes", "yawn"):
+        for task in TASKS:
             fc = self.ft_config(
                 task, "cnn_s", self.pretext, self.mode, steps=self.cfg.member_steps, seed=0
             )
@@ -539,7 +565,7 @@ class Run:
         self.pretrain_all()
         self.choose()
         self.label_efficiency()
-        for task in ("eyes", "yawn"):
+        for task in TASKS:
             report = self.ensemble(task)
             self.export(task, report)
             self.results[task] = report

@@ -12,7 +12,7 @@ import json
 import logging
 import random
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,37 +27,11 @@ from training.augment import AugmentConfig, augment_batch
 from training.data import CropSet
 from training.errors import TrainingError
 from training.models import CropNet, InpaintDecoder, RotationHead
+from training.recipes import FinetuneConfig, PretrainConfig
 
 log = logging.getLogger(__name__)
 
 PRETEXTS = ("rotation", "inpaint")
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    arch: str = "cnn_s"
-    pretext: str = "rotation"
-    steps: int = 600
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    mask_ratio: float = 0.45  # inpaint: share of 8x8 patches hidden
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class FinetuneConfig:
-    task: str = "eyes"
-    arch: str = "cnn_s"
-    backbone: str | None = None  # pretrain checkpoint; None = random initialisation
-    mode: str = "full"  # "full" or "frozen" (early layers frozen)
-    steps: int = 300
-    batch_size: int = 64
-    lr: float = 2e-4
-    weight_decay: float = 1e-4
-    label_fraction: float = 1.0
-    seed: int = 0
-    occlude_p: float = 0.0  # yawn: objects in front of the mouth (hard negatives)
 
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -357,3 +357,34 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch, stage)
     resumed = run(tmp_path / "resumed.ckpt")
     for key, value in whole.items():
         assert torch.equal(value, resumed[key]), key
+
+
+def test_checkpoint_keys_do_not_depend_on_where_the_work_folder_is():
+    """Before: the key hashed the backbone's absolute path, so moving --work retrained all."""
+    from training.reproduce import _key
+
+    here = FinetuneConfig(backbone="/work/build/checkpoints/pretrain-cnn_s-rotation-ab12.pt")
+    moved = FinetuneConfig(backbone="/elsewhere/ck/pretrain-cnn_s-rotation-ab12.pt")
+    other = FinetuneConfig(backbone="/work/build/checkpoints/pretrain-cnn_s-inpaint-cd34.pt")
+    assert _key(here) == _key(moved) != _key(other)
+    assert _key(FinetuneConfig()) != _key(FinetuneConfig(steps=FinetuneConfig().steps + 1))
+
+
+def test_command_line_defaults_are_the_recipes_defaults():
+    """Before: `finetune --steps` defaulted to 400 while FinetuneConfig.steps was 300."""
+    from training.cli import build_parser
+    from training.recipes import DistillConfig, config_from_args
+
+    parser = build_parser()
+    ft = parser.parse_args(["finetune", "--task", "eyes", "--data", "d", "--out", "o"])
+    assert config_from_args(FinetuneConfig, ft, task="eyes", backbone=None) == FinetuneConfig()
+    pre = parser.parse_args(["pretrain", "--data", "d", "--out", "o"])
+    assert config_from_args(PretrainConfig, pre) == PretrainConfig()
+    dis = parser.parse_args(
+        ["distill", "--task", "eyes", "--data", "d", "--unlabelled", "u", "--teacher", "t"]
+        + ["--out", "o"]
+    )
+    assert config_from_args(DistillConfig, dis, backbone=None) == DistillConfig()
+    assert parser.parse_args(
+        ["finetune", "--task", "yawn", "--data", "d", "--out", "o", "--steps", "7"]
+    ).steps == 7

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,31 +21,13 @@ from drowsy.metrics import roc_auc
 from drowsy.temporal.features import FEATURE_SPEC_VERSION, FEATURES, STEP_S
 from training.errors import TrainingError
 from training.export import accept
+from training.recipes import TemporalConfig
 from training.temporal.model import TemporalNet
 from training.temporal.simulator import ALERT, DROWSY, NoiseModel, Sample, dataset, simulate
 from training.train import seed_everything
 
 log = logging.getLogger(__name__)
 FI = {n: i for i, n in enumerate(FEATURES)}
-
-
-@dataclass(frozen=True)
-class TemporalConfig:
-    window_s: float = 20.0
-    hidden: int = 32
-    pretrain_steps: int = 300
-    train_steps: int = 600
-    batch_size: int = 32
-    lr: float = 3e-3
-    n_train: int = 1200
-    n_val: int = 200
-    n_test: int = 400
-    n_onset: int = 40
-    seed: int = 0
-
-    @property
-    def window(self) -> int:
-        return round(self.window_s / STEP_S)
 
 
 def windows_of(seq: np.ndarray, window: int, stride: int) -> np.ndarray:
