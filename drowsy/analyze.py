@@ -111,6 +111,7 @@ def analyze_video(
             SessionOptions(
                 images_dir=out_dir / "alerts",
                 frames_csv=out_dir / "frames.csv",
+                clips_dir=out_dir / "clips",
                 keep_episodes=True,
                 progress=opts.progress,
                 pipelined=opts.pipelined,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from drowsy.alertlog import AlertLog
+from drowsy.alertlog import AlertFilter, AlertLog
 from drowsy.analyze import (
     AnalyzeOptions,
     already_done,
@@ -159,8 +159,12 @@ def run_fleet(
                 if result.summary is not None:
                     result = replace(result, session_id=import_into_log(log, result))
                 results[result.video.relative] = result
+        reviews: Reviews = {
+            (a.session_id, a.start_frame, a.kind): (a.review, a.review_note)
+            for a in log.alerts(AlertFilter(reviewed=True))
+        }
     ordered = [results[v.relative] for v in videos]
-    write_tables(ordered, out_dir / "fleet")
+    write_tables(ordered, out_dir / "fleet", out_dir, reviews)
     write_index(out_dir / "fleet", [v.out_dir for v in videos], [v.relative for v in videos])
     return ordered
 
@@ -228,6 +232,9 @@ def import_into_log(log: AlertLog, result: FleetResult) -> int:
             at = datetime.fromisoformat(started) + timedelta(seconds=alert.start_s / rate)
             raised = at.isoformat(timespec="seconds")
         alert_id = log.record(sid, alert, raised_at=raised)
+        if a.get("clip") or a.get("clip_error"):
+            clip = str(folder / a["clip"]) if a.get("clip") else None
+            log.set_clip(alert_id, clip, a.get("clip_error"))
         for rel in a.get("images", []):
             image = folder / rel
             if image.is_file():
@@ -264,25 +271,42 @@ def video_row(r: FleetResult) -> dict:
     }
 
 
-def event_rows(r: FleetResult) -> list[dict]:
+Reviews = dict[tuple[int | None, int, str], tuple[str | None, str | None]]
+
+
+def event_rows(r: FleetResult, out_dir: Path | None = None, reviews: Reviews | None = None):
+    """One row per alert of the video: with its clip (relative to the fleet's ``out_dir``)
+    and, once a reviewer has judged it in the fleet's log, the review."""
     path = r.video.out_dir / "events.json"
     if r.status == "failed" or not path.is_file():
         return []
     events = json.loads(path.read_text(encoding="utf-8"))
-    return [
-        {
-            "video": r.video.relative,
-            "alert_id": a["id"],
-            "kind": a["kind"],
-            "level": a["level"],
-            "start_s": a["start_s"],
-            "end_s": a.get("end_s"),
-            "duration_s": a.get("duration_s"),
-            "peak": sorted((k, float(v)) for k, v in a.get("peak", {}).items()),
-            "session_id": r.session_id,
-        }
-        for a in events.get("alerts", [])
-    ]
+    rows = []
+    for a in events.get("alerts", []):
+        clip = None
+        if a.get("clip"):
+            clip_path = r.video.out_dir / a["clip"]
+            clip = clip_path.relative_to(out_dir).as_posix() if out_dir else str(clip_path)
+        review, note = (reviews or {}).get(
+            (r.session_id, a.get("start_frame", 0), a["kind"]), (None, None)
+        )
+        rows.append(
+            {
+                "video": r.video.relative,
+                "alert_id": a["id"],
+                "kind": a["kind"],
+                "level": a["level"],
+                "start_s": a["start_s"],
+                "end_s": a.get("end_s"),
+                "duration_s": a.get("duration_s"),
+                "peak": sorted((k, float(v)) for k, v in a.get("peak", {}).items()),
+                "session_id": r.session_id,
+                "clip": clip,
+                "review": review,
+                "review_note": note,
+            }
+        )
+    return rows
 
 
 def _read_summary(folder: Path) -> SessionSummary | None:
@@ -292,7 +316,12 @@ def _read_summary(folder: Path) -> SessionSummary | None:
         return None
 
 
-def write_tables(results: list[FleetResult], folder: Path) -> None:
+def write_tables(
+    results: list[FleetResult],
+    folder: Path,
+    out_dir: Path | None = None,
+    reviews: Reviews | None = None,
+) -> None:
     """``videos.parquet`` (one row per video) and ``events.parquet`` (one row per alert)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -310,9 +339,12 @@ def write_tables(results: list[FleetResult], folder: Path) -> None:
             ("duration_s", pa.float64()),
             ("peak", pa.map_(pa.string(), pa.float64())),
             ("session_id", pa.int64()),
+            ("clip", pa.string()),
+            ("review", pa.string()),
+            ("review_note", pa.string()),
         ]
     )
-    rows = [row for r in results for row in event_rows(r)]
+    rows = [row for r in results for row in event_rows(r, out_dir, reviews)]
     try:
         pq.write_table(videos, folder / "videos.parquet")
         pq.write_table(pa.Table.from_pylist(rows, schema=events_schema), folder / "events.parquet")

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from drowsy.alertlog import AlertLog
 from drowsy.alerts.board import ActiveAlertBoard, BoardChange
+from drowsy.clips.store import live_clips_dir
 from drowsy.contracts import AlertAction, AlertUpdate
 from drowsy.errors import LogError
 from drowsy.lifecycle import StopFlag, exit_code, stop_on_signals
@@ -82,7 +83,7 @@ def run_live(
     except LogError as exc:  # monitoring matters more than logging
         print(f"drowsy: WARNING {exc}; alerts are shown but not logged", file=sys.stderr)
         alert_log = None
-    options = SessionOptions(pace=not fast, fail_fast=False)
+    options = SessionOptions(pace=not fast, fail_fast=False, clips_dir=live_clips_dir(settings))
     with stop_on_signals(StopFlag()) as stop:
         session = Session(settings, choice, source, alert_log, options, ConsoleListener(), stop)
         try:

@@ -202,6 +202,29 @@ class LogSettings(_Section):
     snapshots: bool = Field(False, description="store a face snapshot with each alert")
 
 
+class ClipSettings(_Section):
+    """Event clips: the seconds around every alert, kept as browser-playable video (H.264 MP4).
+    Live clips are kept beside the alert log; ``enabled = false`` keeps no video at all."""
+
+    enabled: bool = Field(True, description="keep a clip of every alert (false: no video kept)")
+    before_s: float = Field(5.0, ge=0, le=60, description="seconds before the alert was raised")
+    after_s: float = Field(3.0, ge=0, le=60, description="seconds after the alert ended")
+    max_s: float = Field(
+        20.0, ge=2, le=300, description="longest clip; a longer alert keeps its start and end"
+    )
+    overlay: bool = Field(True, description="burn in landmarks, the alert's level and rule, time")
+    max_width: int = Field(640, ge=160, le=1920, description="pixels; wider frames are scaled down")
+    max_disk_mb: float = Field(
+        500.0, gt=0, description="live clips beside the log: oldest removed beyond this (MB)"
+    )
+
+    @model_validator(mode="after")
+    def _fits(self) -> ClipSettings:
+        if self.before_s + self.after_s >= self.max_s:
+            raise ValueError("clips.before_s + clips.after_s must be shorter than clips.max_s")
+        return self
+
+
 class RuntimeSettings(_Section):
     """How the models run: estimator, fusion, provider, threads, voting, temporal model."""
 
@@ -279,6 +302,7 @@ class Settings(_Section):
     signals: SignalSettings = Field(default_factory=SignalSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    clips: ClipSettings = Field(default_factory=ClipSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
 
 

@@ -130,6 +130,7 @@ class _Pending:
     alert: Alert | None = None
     role: str = ""
     png: bytes = b""
+    clip: tuple[str | None, str | None] | None = None  # (file, error) of its event clip
 
 
 class LogSink:
@@ -157,6 +158,7 @@ class LogSink:
         self.ids: dict[int, int] = {}  # engine alert uid -> log row id
         self.pending: deque[_Pending] = deque()
         self._ended: set[int] = set()  # uids whose row id can be forgotten once written
+        self._awaiting_clip: set[int] = set()  # their clip comes after they end: keep the id
         self.failure: str | None = None
         self._error: str | None = None
         self.dropped_images = 0
@@ -180,6 +182,15 @@ class LogSink:
             if exp is not None:
                 for role, image in exp.images.items():
                     self._queue(_Pending(u.alert.uid, role=role, png=png_bytes(image)))
+        self.retry()
+
+    def expect_clip(self, uid: int) -> None:
+        """The alert's clip will be reported (``clip``) after it ends: keep its row id."""
+        self._awaiting_clip.add(uid)
+
+    def clip(self, uid: int, path: str | None, error: str | None) -> None:
+        """The alert's event clip was written (``path``) or not (``error``)."""
+        self._queue(_Pending(uid, clip=(path, error)))
         self.retry()
 
     def _queue(self, item: _Pending) -> None:
@@ -215,6 +226,10 @@ class LogSink:
                 if item.alert is not None:
                     row = self.log.record(self.session_id, item.alert, self.ids.get(item.uid))
                     self.ids[item.uid] = row
+                elif item.clip is not None:
+                    if item.uid in self.ids:
+                        self.log.set_clip(self.ids[item.uid], *item.clip)
+                    self._awaiting_clip.discard(item.uid)
                 elif item.uid in self.ids:
                     self.log.add_image(self.ids[item.uid], item.role, item.png)
             except LogError as exc:
@@ -224,9 +239,9 @@ class LogSink:
                 return False
             self.pending.popleft()
         self.failure = self._error = None
-        for uid in self._ended:  # a long session keeps flat memory
+        for uid in list(self._ended - self._awaiting_clip):  # a long session keeps flat memory
             self.ids.pop(uid, None)
-        self._ended.clear()
+            self._ended.discard(uid)
         return True
 
 

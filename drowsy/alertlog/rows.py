@@ -10,7 +10,10 @@ import dataclasses
 import json
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+REVIEW_LABELS = ("confirmed", "false_alarm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,7 @@ class AlertFilter:
     level: str | None = None
     since: str | None = None
     until: str | None = None
+    reviewed: bool | None = None  # True: only reviewed alerts; False: only unreviewed
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,15 @@ class AlertRow:
     evidence: dict[str, Any] = field(default_factory=dict)
     levels: dict[str, float] = field(default_factory=dict)
     images: int = 0
+    clip: str | None = None  # the event clip's file (absolute), when one was written
+    clip_error: str | None = None  # why there is no clip
+    review: str | None = None  # confirmed, false_alarm, or None (not reviewed)
+    review_note: str | None = None
+    reviewed_at: str | None = None
+
+    @property
+    def clip_path(self) -> Path | None:
+        return None if self.clip is None else Path(self.clip)
 
     @classmethod
     def from_db(cls, r: sqlite3.Row) -> AlertRow:
@@ -64,6 +77,11 @@ class AlertRow:
             evidence=json.loads(r["evidence_json"]),
             levels=json.loads(r["levels_json"] or "{}"),
             images=int(r["images"]) if "images" in keys else 0,
+            clip=r["clip"],
+            clip_error=r["clip_error"],
+            review=r["review"],
+            review_note=r["review_note"],
+            reviewed_at=r["reviewed_at"],
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,61 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from drowsy.alertlog.owner import current_owner, owner_alive
-from drowsy.alertlog.rows import AlertFilter, AlertRow, SessionRow
+from drowsy.alertlog.rows import REVIEW_LABELS, AlertFilter, AlertRow, SessionRow
+from drowsy.alertlog.schema import REQUIRED_TABLES, SCHEMA, SCHEMA_VERSION, migrate
 from drowsy.contracts import Alert
 from drowsy.errors import LogError
-
-SCHEMA_VERSION = 3
-# Version 2: who owns a running session (host, pid and the process's start time, so a reused
-# pid is not mistaken for the owner), its status, and a heartbeat (wall clock and the last frame
-# time) from which a session whose process died is closed on the next open.
-_SESSION_COLUMNS_V2 = {
-    "owner": "TEXT",
-    "status": "TEXT",
-    "last_seen_at": "TEXT",
-    "last_frame_s": "REAL",
-}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY,
-    source TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    settings_json TEXT NOT NULL,
-    models_json TEXT NOT NULL,
-    summary_json TEXT,
-    owner TEXT,
-    status TEXT,
-    last_seen_at TEXT,
-    last_frame_s REAL
-);
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY,
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    level TEXT NOT NULL,
-    start_s REAL NOT NULL,
-    end_s REAL,
-    duration_s REAL,
-    start_frame INTEGER NOT NULL,
-    raised_at TEXT NOT NULL,
-    peak_json TEXT NOT NULL,
-    evidence_json TEXT NOT NULL,
-    levels_json TEXT
-);
-CREATE TABLE IF NOT EXISTS alert_images (
-    alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
-    role TEXT NOT NULL,
-    png BLOB NOT NULL,
-    PRIMARY KEY (alert_id, role)
-);
-CREATE INDEX IF NOT EXISTS alerts_by_session ON alerts(session_id);
-CREATE INDEX IF NOT EXISTS alerts_by_kind ON alerts(kind, level);
-"""
-
-_REQUIRED_TABLES = {"meta", "sessions", "alerts", "alert_images"}
 
 
 def _now() -> str:
@@ -147,7 +96,7 @@ class AlertLog:
     def _check_and_init(self, readonly: bool) -> None:
         db = self._db
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and not tables >= _REQUIRED_TABLES:
+        if tables and not tables >= REQUIRED_TABLES:
             raise sqlite3.DatabaseError(f"unexpected tables {sorted(tables)}")
         if readonly:
             return
@@ -156,7 +105,7 @@ class AlertLog:
         db.execute("PRAGMA foreign_keys=ON")
         if not tables:  # one transaction: a crash here leaves an empty file, not half a schema
             db.executescript(
-                f"BEGIN;{_SCHEMA}INSERT OR REPLACE INTO meta VALUES "
+                f"BEGIN;{SCHEMA}INSERT OR REPLACE INTO meta VALUES "
                 f"('schema_version', '{SCHEMA_VERSION}');COMMIT;"
             )
         else:
@@ -164,21 +113,7 @@ class AlertLog:
         self.recovered = self.recover()
 
     def _migrate(self) -> None:
-        """Version 1 logs gain the session ownership columns (old rows: status unknown);
-        version 1-2 logs gain the alerts' level times (old rows: none)."""
-        have = {r[1] for r in self._db.execute("PRAGMA table_info(sessions)")}
-        missing = {c: t for c, t in _SESSION_COLUMNS_V2.items() if c not in have}
-        statements = "".join(
-            f"ALTER TABLE sessions ADD COLUMN {c} {t};" for c, t in missing.items()
-        )
-        if "levels_json" not in {r[1] for r in self._db.execute("PRAGMA table_info(alerts)")}:
-            statements += "ALTER TABLE alerts ADD COLUMN levels_json TEXT;"
-        if not statements:
-            return
-        self._db.executescript(
-            f"BEGIN;{statements}UPDATE sessions SET status='finished' WHERE ended_at IS NOT NULL;"
-            f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
-        )
+        migrate(self._db)
 
     def recover(self) -> list[int]:
         """Close sessions whose process died (kill -9, power loss) as interrupted: ended at
@@ -325,6 +260,22 @@ class AlertLog:
     def add_image(self, alert_id: int, role: str, png: bytes) -> None:
         self._write("INSERT OR REPLACE INTO alert_images VALUES (?,?,?)", (alert_id, role, png))
 
+    def set_clip(self, alert_id: int, clip: str | None, error: str | None = None) -> None:
+        """The alert's event clip (an absolute path), or why it has none."""
+        self._write("UPDATE alerts SET clip=?, clip_error=? WHERE id=?", (clip, error, alert_id))
+
+    def review(self, alert_id: int, label: str | None, note: str = "") -> None:
+        """A reviewer's verdict on an alert: ``confirmed`` or ``false_alarm`` (None clears it),
+        with an optional note; stamped with the time."""
+        if label is not None and label not in REVIEW_LABELS:
+            raise LogError(f"review must be one of {', '.join(REVIEW_LABELS)}, not {label!r}")
+        cur = self._write(
+            "UPDATE alerts SET review=?, review_note=?, reviewed_at=? WHERE id=?",
+            (label, note or None, _now() if label else None, alert_id),
+        )
+        if cur.rowcount == 0:
+            raise LogError(f"alert log {self.path}: no alert with id {alert_id}")
+
     # ------------------------------------------------------------------------------ reads
     def sessions(self) -> list[SessionRow]:
         """Sessions with their alert count and status: running, finished, interrupted, or
@@ -369,6 +320,8 @@ class AlertLog:
             if value is not None:
                 where.append(f"a.{column} {op} ?")
                 params.append(value)
+        if flt.reviewed is not None:
+            where.append("a.review IS NOT NULL" if flt.reviewed else "a.review IS NULL")
         sql = (
             "SELECT a.*, s.source, (SELECT COUNT(*) FROM alert_images i WHERE i.alert_id=a.id)"
             " AS images FROM alerts a JOIN sessions s ON s.id=a.session_id"

@@ -12,6 +12,7 @@ from PyQt6.QtCore import QObject, pyqtSignal, pyqtSlot
 
 from drowsy.alertlog import AlertLog
 from drowsy.alerts.board import ActiveAlertBoard, BoardChange
+from drowsy.clips.store import live_clips_dir
 from drowsy.contracts import AlertUpdate
 from drowsy.errors import LogError, UserError
 from drowsy.lifecycle import StopFlag
@@ -144,7 +145,7 @@ class PipelineWorker(QObject):
                 choice,
                 source,
                 db,
-                SessionOptions(pace=True, fail_fast=False),
+                SessionOptions(pace=True, fail_fast=False, clips_dir=live_clips_dir(self.settings)),
                 _Forward(self),
                 self.stop_flag,
             )

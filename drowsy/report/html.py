@@ -73,15 +73,36 @@ def _image(folder: Path, rel: str) -> dict | None:
         return None  # listed but gone: the page says so instead of failing
 
 
-def alert_rows(alerts: list[dict], folder: Path | None) -> list[dict]:
-    """Alerts as the template shows them: peak values, images inline, attention figure."""
+def clip_fields(clip: Path | None, page_folder: Path | None) -> dict:
+    """How a page plays an alert's clip: a ``<video>`` source relative to the page's folder
+    (the clip stays its own file: a report does not grow by the clips' size), or the clip's
+    name when the file is gone."""
+    if clip is None:
+        return {}
+    if not clip.is_file():
+        return {"clip_missing": clip.name}
+    src = os.path.relpath(clip, page_folder) if page_folder is not None else clip.as_uri()
+    return {"clip_src": Path(src).as_posix(), "clip_width": 400}
+
+
+def alert_rows(
+    alerts: list[dict], folder: Path | None, page_folder: Path | None = None
+) -> list[dict]:
+    """Alerts as the template shows them: peak values, images inline, attention figure, the
+    clip as a video (``page_folder``: where the page is, default ``folder``)."""
     rows = []
     for a in alerts:
         images = [_image(folder, rel) for rel in a.get("images", [])] if folder else []
         weights = (a.get("evidence") or {}).get("attention")
+        clip = a.get("clip")
+        clip_path = None if not clip else (folder / clip if folder else Path(clip))
+        lo, hi = a.get("clip_span_s") or (0.0, 0.0)
+        span = f"{lo:.1f} s to {hi:.1f} s of the video"
         rows.append(
             {
                 **a,
+                **clip_fields(clip_path, page_folder or folder),
+                "clip_span": span,
                 "images": [i for i in images if i is not None],
                 "missing_images": sum(i is None for i in images),
                 "attention_html": (
@@ -140,10 +161,14 @@ def write_index(out_dir: Path, folders: list[Path], labels: list[str] | None = N
 
 
 def render_alert_page(
-    alert: dict, images: list[tuple[str, bytes]], session: SessionRow | None
+    alert: dict,
+    images: list[tuple[str, bytes]],
+    session: SessionRow | None,
+    page_folder: Path | None = None,
 ) -> str:
-    """One logged alert (``drowsy log show ID --html``): its figures, evidence and images."""
-    row = alert_rows([alert], None)[0]
+    """One logged alert (``drowsy log show ID --html``): its figures, evidence, images and
+    clip (``alert["clip"]`` absolute; played from a path relative to ``page_folder``)."""
+    row = alert_rows([alert], None, page_folder)[0]
     row["images"] = [{"name": caption(n), "src": data_uri(b)} for n, b in images]
     return (
         _templates()

@@ -55,3 +55,6 @@ class SessionOptions:
     # recorded video, unpaced: decoding and the face mesh run a few frames ahead, each in a
     # thread of its own (see Session._frames)
     pipelined: bool = True
+    # event clips (when settings.clips.enabled): where they go; live they are named by the
+    # session's start time and kept within settings.clips.max_disk_mb
+    clips_dir: Path | None = None

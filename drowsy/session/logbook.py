@@ -65,6 +65,15 @@ class SessionLogbook:
             self.sink.handle(updates, result, explanations)
             self._report()
 
+    def expect_clip(self, uid: int) -> None:
+        if self.sink is not None:
+            self.sink.expect_clip(uid)
+
+    def clip(self, uid: int, path: str | None, error: str | None) -> None:
+        if self.sink is not None:
+            self.sink.clip(uid, path, error)
+            self._report()
+
     def heartbeat(self, t: float) -> None:
         """Every ``heartbeat_s``: retry queued writes (a disk that came back gets them now) and
         record that the session is alive at media time ``t``."""

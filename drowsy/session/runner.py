@@ -32,6 +32,7 @@ from drowsy.inference.explain import Explanation
 from drowsy.lifecycle import SIGNAL_REASONS, StopFlag
 from drowsy.pipeline import FrameResult, Observed, Pipeline
 from drowsy.prefetch import run_ahead
+from drowsy.session.clipping import SessionClips
 from drowsy.session.listener import SessionListener, SessionOptions
 from drowsy.session.logbook import SessionLogbook
 from drowsy.session.outputs import SessionOutputs
@@ -39,10 +40,9 @@ from drowsy.session.tally import SessionTally
 from drowsy.settings import Settings
 from drowsy.sources import FrameSource, SourceChoice
 from drowsy.summary import SessionSummary
-from drowsy.vision.pose import CAMERA_ROTATED_ROLL_DEG, camera_rotated
+from drowsy.vision.pose import camera_rotated
 
 log = logging.getLogger(__name__)
-ROTATED_MIN_FRAMES = 10  # face frames before a rolled head is called a rotated camera
 
 
 class Session:
@@ -78,6 +78,7 @@ class Session:
             self.options.frames_csv, self.options.images_dir, self.options.fail_fast, self._fault_of
         )
         self.logbook: SessionLogbook | None = None
+        self.clips: SessionClips | None = None
         # time rebasing after a camera reconnect: new clock + offset continues the old one
         self._offset_s = 0.0
         self._index_offset = 0
@@ -121,6 +122,12 @@ class Session:
         try:
             self._open_log(pipeline)
             self.outputs.open()
+            if self.settings.clips.enabled and self.options.clips_dir is not None:
+                fps = src.nominal_fps or 30.0
+                self.clips = SessionClips(
+                    self.settings.clips, self.options.clips_dir, fps, src.live, s, self.listener
+                )
+                self.clips.logbook = self.logbook
             self._loop()
             failed = False
         finally:
@@ -251,6 +258,8 @@ class Session:
         if r.status.perclos is not None:
             s.perclos_max = max(s.perclos_max or 0.0, r.status.perclos)
         self.outputs.frame(r)
+        if self.clips is not None:
+            self.clips.frame(r)
         if self.options.keep_episodes:
             s.episodes += self.pipeline.engine.take_episodes()
         if r.updates:
@@ -269,8 +278,12 @@ class Session:
         for u in updates:
             if u.action is AlertAction.RAISED:
                 s.alerts_by_kind[str(u.alert.kind)] += 1
+            kept = s.alerts.get(u.alert.uid, {})  # what the session added, kept across updates
             s.alerts[u.alert.uid] = u.alert.to_dict() | {
-                "images": s.alerts.get(u.alert.uid, {}).get("images", [])
+                "images": kept.get("images", []),
+                "clip": kept.get("clip"),
+                "clip_span_s": kept.get("clip_span_s"),
+                "clip_error": kept.get("clip_error"),
             }
         for uid, paths in self.outputs.images(explanations).items():
             s.alerts[uid]["images"] += paths
@@ -278,6 +291,8 @@ class Session:
             for u in updates:
                 if u.action is AlertAction.ENDED:
                     s.alerts.pop(u.alert.uid, None)
+        if self.clips is not None:
+            self.clips.alerts(updates)
         if self.logbook is not None:
             self.logbook.handle(updates, result, explanations)
         change = self.board.apply(updates)
@@ -317,6 +332,8 @@ class Session:
     def _do_seek(self) -> None:
         target, self._seek_to = self._seek_to or 0.0, None
         self._finish_stretch()
+        if self.clips is not None:
+            self.clips.seek()
         self.source.close()
         self.source = self.choice.open(target)
         self.pipeline.reset()
@@ -358,20 +375,10 @@ class Session:
     def _close(self) -> SessionSummary:
         s = self.tally
         src = self.source
-        stats = src.stats
-        s.source_fps = round(src.nominal_fps, 3) if src.nominal_fps else None
-        s.skipped_frames += stats.skipped
-        s.repaired_timestamps += stats.repaired_timestamps
-        s.truncated = s.truncated or stats.truncated
-        s.warnings += [w for w in stats.warnings if w not in s.warnings]
-        s.source_rotation_deg = stats.rotation_deg
-        if s.face_frames >= ROTATED_MIN_FRAMES and s.rolled_frames >= s.face_frames / 2:
-            s.warnings.append(
-                f"the head is rolled beyond {CAMERA_ROTATED_ROLL_DEG:g} degrees in"
-                f" {s.rolled_frames} of {s.face_frames} face frames: camera rotated? Mount the"
-                " camera upright (or rotate the video); drowsiness is not scored on such frames"
-            )
+        s.take_source(src)
         try:
+            if self.clips is not None:
+                self.clips.close()
             self.outputs.close()
             if self.logbook is not None:
                 s.session_id = self.logbook.session_id

@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 
 from drowsy.alerts.engine import EpisodeStats
 from drowsy.contracts import Episode
+from drowsy.sources import FrameSource
 from drowsy.summary import SessionSummary
+from drowsy.vision.pose import CAMERA_ROTATED_ROLL_DEG
+
+ROTATED_MIN_FRAMES = 10  # face frames before a rolled head is called a rotated camera
 
 
 @dataclass(slots=True)
@@ -40,6 +44,25 @@ class SessionTally:
     truncated: bool = False
     warnings: list[str] = field(default_factory=list)
     log_failure: str | None = None
+
+    def take_source(self, src: FrameSource) -> None:
+        """What reading the source found out (its rate, skipped and repaired frames,
+        warnings), and the "camera rotated?" warning when the head was rolled in most face
+        frames."""
+        stats = src.stats
+        self.source_fps = round(src.nominal_fps, 3) if src.nominal_fps else None
+        self.skipped_frames += stats.skipped
+        self.repaired_timestamps += stats.repaired_timestamps
+        self.truncated = self.truncated or stats.truncated
+        self.warnings += [w for w in stats.warnings if w not in self.warnings]
+        self.source_rotation_deg = stats.rotation_deg
+        if self.face_frames >= ROTATED_MIN_FRAMES and self.rolled_frames >= self.face_frames / 2:
+            self.warnings.append(
+                f"the head is rolled beyond {CAMERA_ROTATED_ROLL_DEG:g} degrees in"
+                f" {self.rolled_frames} of {self.face_frames} face frames: camera rotated? Mount"
+                " the camera upright (or rotate the video); drowsiness is not scored on such"
+                " frames"
+            )
 
     def count(self, kind: str) -> int:
         stats = self.episode_stats.get(kind)

@@ -1,0 +1,289 @@
+"""The clip recorder: a bounded ring of recent frames and the clips cut from it.
+
+The frame loop only hands frames and alert changes over (``frame``, ``alerts``: a queue put);
+everything else happens in two threads of the recorder's own, so the monitor never waits on a
+JPEG or H.264 encoder:
+
+- ``drowsy-clips`` scales each frame to ``clips.max_width``, draws the landmarks (``overlay``),
+  JPEG-encodes it (~40 KB at 640x480) into a ring of the last ``before_s``, and adds it to
+  every clip still open. A clip opens when an alert is raised (with the ring's frames from
+  ``before_s`` before it) and closes ``after_s`` after the alert ended; one longer than
+  ``max_s`` keeps its first and last ``max_s / 2``.
+- ``drowsy-clip-encoder`` decodes a closed clip's frames, burns in the alert's kind, level at
+  that moment and the media time, and writes the MP4 (:mod:`drowsy.clips.video`).
+
+Live, a full queue drops the frame (counted) rather than stall the loop; offline (``live``
+False) the loop waits, so every frame is in its clip. A clip that cannot be written is a
+:class:`ClipResult` with its error: monitoring and the alert go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from drowsy.clips.video import ClipError, write_mp4
+from drowsy.contracts import Alert, AlertAction, AlertUpdate, FaceObservation
+from drowsy.overlays import OverlayOptions, draw
+from drowsy.settings import ClipSettings
+
+log = logging.getLogger(__name__)
+
+JPEG_QUALITY = 85
+QUEUE_S = 2.0  # live: seconds of frames the recorder may fall behind before it drops
+LANDMARKS_ONLY = OverlayOptions(landmarks=True, crops=False, pose=True, gaze=False)
+_CLOSE = object()
+
+
+@dataclass(frozen=True, slots=True)
+class ClipResult:
+    """A finished clip of alert ``uid``: its file, or why there is none."""
+
+    uid: int
+    path: Path | None
+    error: str | None = None
+    start_s: float = 0.0  # media time of its first frame
+    end_s: float = 0.0  # media time of its last frame
+    frames: int = 0
+    cut_s: float = 0.0  # seconds left out in the middle of a long alert
+
+
+@dataclass(slots=True)
+class _Clip:
+    alert: Alert
+    head: list[tuple[float, bytes]]
+    tail: deque[tuple[float, bytes]] = field(default_factory=deque)
+    close_at: float | None = None  # media time after which it is complete
+    capped: bool = False
+    cut_s: float = 0.0
+
+
+@dataclass(slots=True)
+class RecorderStats:
+    """What the recorder did: frames dropped (live, behind), ring bytes now, clips written."""
+
+    dropped: int = 0
+    ring_bytes: int = 0
+    peak_bytes: int = 0  # ring + open clips, the most held at once
+    written: int = 0
+    failed: int = 0
+
+
+class ClipRecorder:
+    """Keeps recent frames and writes a clip of every alert into ``folder`` (``name(alert)``
+    is its file name); ``after_write(path)`` runs in the encoder thread after each clip (the
+    live disk budget)."""
+
+    def __init__(
+        self,
+        settings: ClipSettings,
+        folder: Path,
+        name: Callable[[Alert], str],
+        fps: float,
+        live: bool,
+        after_write: Callable[[Path], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.folder = folder
+        self.name = name
+        self.fps = fps if fps and fps > 0 else 30.0
+        self.live = live
+        self.after_write = after_write
+        self.stats = RecorderStats()
+        self._frames: queue.Queue = queue.Queue(maxsize=max(8, round(QUEUE_S * self.fps)))
+        self._encode: queue.Queue = queue.Queue()
+        self._results: queue.Queue[ClipResult] = queue.Queue()
+        self._ring: deque[tuple[float, bytes]] = deque()
+        self._open: dict[int, _Clip] = {}
+        self._last_t = 0.0
+        self._cutter = threading.Thread(target=self._cut_loop, name="drowsy-clips", daemon=True)
+        self._encoder = threading.Thread(
+            target=self._encode_loop, name="drowsy-clip-encoder", daemon=True
+        )
+        self._cutter.start()
+        self._encoder.start()
+
+    # ------------------------------------------------------------ the frame loop's side
+    def frame(self, t: float, image: np.ndarray, obs: FaceObservation | None) -> None:
+        """One frame (held by reference: sources hand out a new array per frame)."""
+        item = ("frame", t, image, obs)
+        if not self.live:
+            self._frames.put(item)
+            return
+        try:
+            self._frames.put_nowait(item)
+        except queue.Full:
+            self.stats.dropped += 1
+
+    def alerts(self, updates: list[AlertUpdate]) -> None:
+        for u in updates:
+            self._frames.put(("alert", u.action, u.alert), timeout=5.0)
+
+    def flush(self) -> None:
+        """Close every open clip at the last frame (a seek: what follows is another stretch)."""
+        self._frames.put(("flush",), timeout=5.0)
+
+    def results(self) -> list[ClipResult]:
+        """Clips finished since the last call."""
+        out = []
+        while True:
+            try:
+                out.append(self._results.get_nowait())
+            except queue.Empty:
+                return out
+
+    def close(self, timeout: float | None = None) -> list[ClipResult]:
+        """Close the open clips at the last frame, wait for them to be written (at most
+        ``timeout`` seconds in all), and return the results not yet collected."""
+        self._frames.put(_CLOSE)
+        self._cutter.join(timeout)
+        self._encoder.join(timeout)
+        return self.results()
+
+    # -------------------------------------------------------------------- cutter thread
+    def _cut_loop(self) -> None:
+        try:
+            while (item := self._frames.get()) is not _CLOSE:
+                if item[0] == "frame":
+                    self._add(item[1], self._jpeg(item[2], item[3]))
+                elif item[0] == "alert":
+                    self._alert(item[1], item[2])
+                else:
+                    self._close_all()
+            self._close_all()
+        except Exception as exc:  # a recorder failure never reaches the frame loop
+            log.error("clip recorder stopped: %s", exc, exc_info=True)
+            for clip in self._open.values():
+                self._results.put(ClipResult(clip.alert.uid, None, f"clip recorder: {exc}"))
+            self._open.clear()
+        finally:
+            self._encode.put(_CLOSE)
+
+    def _jpeg(self, image: np.ndarray, obs: FaceObservation | None) -> bytes:
+        if self.settings.overlay and obs is not None:
+            image = draw(image, obs, LANDMARKS_ONLY)
+        h, w = image.shape[:2]
+        if w > self.settings.max_width:
+            scale = self.settings.max_width / w
+            image = cv2.resize(image, (self.settings.max_width, round(h * scale)), cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        return buf.tobytes() if ok else b""
+
+    def _add(self, t: float, jpeg: bytes) -> None:
+        self._last_t = t
+        s = self.settings
+        self._ring.append((t, jpeg))
+        self.stats.ring_bytes += len(jpeg)
+        while self._ring and self._ring[0][0] < t - s.before_s - 1.0 / self.fps:
+            self.stats.ring_bytes -= len(self._ring.popleft()[1])
+        held = self.stats.ring_bytes
+        for uid, clip in list(self._open.items()):
+            self._extend(clip, t, jpeg)
+            held += sum(len(b) for _, b in clip.head) + sum(len(b) for _, b in clip.tail)
+            if clip.close_at is not None and t >= clip.close_at:
+                self._finish(self._open.pop(uid))
+        self.stats.peak_bytes = max(self.stats.peak_bytes, held)
+
+    def _extend(self, clip: _Clip, t: float, jpeg: bytes) -> None:
+        half = self.settings.max_s / 2
+        if not clip.capped and t - clip.head[0][0] < self.settings.max_s:
+            clip.head.append((t, jpeg))
+            return
+        if not clip.capped:  # longer than max_s: keep the first half as it is
+            clip.capped = True
+            keep = [f for f in clip.head if f[0] < clip.head[0][0] + half]
+            clip.tail.extend(f for f in clip.head[len(keep) :])
+            clip.head = keep
+        clip.tail.append((t, jpeg))
+        while clip.tail and clip.tail[0][0] < t - half:
+            dropped = clip.tail.popleft()
+            nxt = clip.tail[0][0] if clip.tail else t
+            clip.cut_s += nxt - dropped[0]
+
+    def _alert(self, action: AlertAction, alert: Alert) -> None:
+        if action is AlertAction.RAISED:
+            since = alert.start_s - self.settings.before_s - 1e-6
+            head = [f for f in self._ring if f[0] >= since]
+            if not head:
+                head = list(self._ring)[-1:]
+            self._open[alert.uid] = _Clip(alert, head)
+            return
+        clip = self._open.get(alert.uid)
+        if clip is None:
+            return
+        clip.alert = alert
+        if action is AlertAction.ENDED:
+            clip.close_at = (alert.end_s or alert.start_s) + self.settings.after_s
+            if self._last_t >= clip.close_at:
+                self._finish(self._open.pop(alert.uid))
+
+    def _close_all(self) -> None:
+        for uid in list(self._open):
+            self._finish(self._open.pop(uid))
+        self._ring.clear()
+        self.stats.ring_bytes = 0
+
+    def _finish(self, clip: _Clip) -> None:
+        frames = clip.head + list(clip.tail)
+        if not frames:
+            self._results.put(ClipResult(clip.alert.uid, None, "no frames to write"))
+            return
+        self._encode.put((clip.alert, frames, clip.cut_s))
+
+    # -------------------------------------------------------------------- encoder thread
+    def _encode_loop(self) -> None:
+        while (item := self._encode.get()) is not _CLOSE:
+            alert, frames, cut_s = item
+            path = self.folder / self.name(alert)
+            try:
+                n = write_mp4(path, self._decoded(alert, frames), self.fps)
+                self.stats.written += 1
+                result = ClipResult(alert.uid, path, None, frames[0][0], frames[-1][0], n, cut_s)
+                if self.after_write is not None:
+                    self.after_write(path)
+            except (ClipError, OSError) as exc:
+                self.stats.failed += 1
+                result = ClipResult(alert.uid, None, str(exc), frames[0][0], frames[-1][0])
+            except Exception as exc:  # an encoder bug must not end monitoring either
+                log.error("clip of alert %d: %s", alert.uid, exc, exc_info=True)
+                self.stats.failed += 1
+                result = ClipResult(alert.uid, None, f"clip encoder: {exc}")
+            self._results.put(result)
+
+    def _decoded(self, alert: Alert, frames: list[tuple[float, bytes]]):
+        for t, jpeg in frames:
+            image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            if self.settings.overlay:
+                caption(image, alert, t)
+            yield t, image
+
+
+def level_at(alert: Alert, t: float) -> str:
+    """The alert's level at media time ``t``; "" before it was raised or after it ended."""
+    if t < alert.start_s or (alert.end_s is not None and t > alert.end_s):
+        return ""
+    began = sorted((s, level) for level, s in alert.levels.items() if s <= t + 1e-6)
+    return began[-1][1] if began else str(alert.level)
+
+
+def caption(image: np.ndarray, alert: Alert, t: float) -> None:
+    """Burn in what the clip is about: the rule, the level at this moment, the media time."""
+    level = level_at(alert, t)
+    state = level.upper() if level else ("before" if t < alert.start_s else "after")
+    text = f"{alert.kind.replace('_', ' ')}  {state}  t={t:.1f}s"
+    colour = {"": (200, 200, 200), "info": (255, 160, 40), "warning": (0, 160, 255)}.get(
+        level, (40, 40, 230)
+    )
+    h = image.shape[0]
+    cv2.rectangle(image, (0, h - 26), (image.shape[1], h), (20, 20, 20), -1)
+    cv2.putText(image, text, (6, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
