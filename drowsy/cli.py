@@ -10,15 +10,12 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import platformdirs
 
 from drowsy import __version__
 from drowsy.errors import UserError
-
-if TYPE_CHECKING:
-    from drowsy.alertlog import AlertLog
+from drowsy.logcmd import add_log_arguments
 
 # below this share of images (frames) with a face, `evaluate` measures the face finder
 MIN_FACE_FOUND_RATE = 0.5
@@ -166,23 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _common(p)
 
-    p = sub.add_parser("log", help="browse and export the alert log")
-    p.add_argument(
-        "action",
-        choices=("list", "sessions", "show", "export"),
-        help="list: one line per alert; sessions: one line per session; show ID: one alert"
-        " (with --images, --html); export: every matching alert as CSV or JSON",
-    )
-    p.add_argument("id", nargs="?", type=int, help="alert id for 'show'")
-    p.add_argument("--session", type=int, help="only this session's alerts (id from 'sessions')")
-    p.add_argument("--kind", help="only this alert kind, e.g. microsleep, yawn, long_distraction")
-    p.add_argument("--level", choices=("info", "warning", "critical"), help="only this level")
-    p.add_argument("--since", help="ISO date or time (UTC), e.g. 2026-11-28 or 2026-11-28T10:00")
-    p.add_argument("--until", help="ISO date or time (UTC)")
-    p.add_argument("--format", choices=("csv", "json"), default="csv")
-    p.add_argument("--output", type=Path, help="write the export here instead of stdout")
-    p.add_argument("--images", type=Path, help="'show': also save the alert's images here")
-    p.add_argument("--html", type=Path, help="'show': also write the alert's page here")
+    p = sub.add_parser("log", help="browse, review and export the alert log")
+    add_log_arguments(p)
     _common(p)
 
     p = sub.add_parser("settings", help="show the effective settings or write the settings file")
@@ -298,76 +280,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from drowsy.alertlog import AlertLog
-    from drowsy.logtext import alert_filter, export_alerts
+    from drowsy.logcmd import run_log_command
     from drowsy.settings import default_log_path
 
-    path = default_log_path(_settings(args))
-    flt = alert_filter(args.session, args.kind, args.level, args.since, args.until)
-    # Opened writable when it can be, so sessions whose process died are closed as interrupted
-    # (recovery); a read-only file is still shown, such sessions marked "interrupted?".
-    writable = path.exists() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
-    with AlertLog(path, readonly=not writable) as db:
-        if args.html and args.action != "show":
-            raise UserError("--html writes one alert's page: use it with `log show ID`")
-        if args.images and args.action != "show":
-            raise UserError("--images saves one alert's images: use it with `log show ID`")
-        if args.action == "sessions":
-            print(f"{'id':>5}  {'started (UTC)':<25}  {'ended':<25}  {'status':<12} alerts source")
-            for s in db.sessions():
-                ended = s.ended_at or "-"
-                print(
-                    f"{s.id:>5}  {s.started_at}  {ended:<25}  {s.status:<12}"
-                    f" alerts={s.alerts:<4} {s.source}"
-                )
-        elif args.action == "list":
-            rows = db.alerts(flt)
-            for a in rows:
-                dur = "active" if a.duration_s is None else f"{a.duration_s:.2f}s"
-                print(
-                    f"{a.id:>6}  s{a.session_id:<4} {a.raised_at}  {a.level:<8}"
-                    f" {a.kind:<20} t={a.start_s:.2f}s {dur:>8}  {a.source}"
-                )
-            if not rows:
-                print("no alerts match", file=sys.stderr)
-        elif args.action == "show":
-            _log_show(db, args, path)
-        else:
-            text = export_alerts(db.alerts(flt), args.format)
-            if args.output:
-                try:
-                    args.output.write_text(text, encoding="utf-8")
-                except OSError as exc:
-                    raise UserError(f"cannot write {args.output}: {exc.strerror}") from exc
-            else:
-                sys.stdout.write(text)
-    return 0
-
-
-def _log_show(db: AlertLog, args: argparse.Namespace, path: Path) -> None:
-    """``log show ID``: the alert as JSON, its images saved (--images), its page (--html)."""
-    if args.id is None:
-        raise UserError("log show needs an alert id")
-    alert = db.alert(args.id)
-    if alert is None:
-        raise UserError(f"no alert with id {args.id} in {path}")
-    images = db.images(args.id)
-    if args.images:
-        try:
-            args.images.mkdir(parents=True, exist_ok=True)
-            for role, png in images.items():
-                (args.images / f"alert{args.id}_{role}.png").write_bytes(png)
-        except OSError as exc:
-            raise UserError(f"cannot write images to {args.images}: {exc}") from exc
-    if args.html:
-        from drowsy.files import write_text_atomic
-        from drowsy.report.html import render_alert_page
-
-        session = db.session(alert.session_id)
-        page = render_alert_page(alert.to_dict(), sorted(images.items()), session)
-        write_text_atomic(args.html, page)
-    shown = alert.to_dict() | {"images": {k: f"{len(v)} bytes PNG" for k, v in images.items()}}
-    print(json.dumps(shown, indent=2))
+    return run_log_command(args, default_log_path(_settings(args)))
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:

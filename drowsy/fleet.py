@@ -234,7 +234,8 @@ def import_into_log(log: AlertLog, result: FleetResult) -> int:
         alert_id = log.record(sid, alert, raised_at=raised)
         if a.get("clip") or a.get("clip_error"):
             clip = str(folder / a["clip"]) if a.get("clip") else None
-            log.set_clip(alert_id, clip, a.get("clip_error"))
+            span = a.get("clip_span_s") or [None]
+            log.set_clip(alert_id, clip, a.get("clip_error"), span[0])
         for rel in a.get("images", []):
             image = folder / rel
             if image.is_file():

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from drowsy.alertlog import AlertFilter, AlertRow
@@ -49,6 +50,7 @@ def alert_filter(
     level: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    reviewed: bool | None = None,
 ) -> AlertFilter:
     """The filter the user typed; UserError naming what is accepted when it cannot be."""
     kinds = [k.value for k in AlertKind]
@@ -63,6 +65,7 @@ def alert_filter(
         level,
         None if since is None else parse_time_bound(since, end=False),
         None if until is None else parse_time_bound(until, end=True),
+        reviewed,
     )
 
 
@@ -80,6 +83,11 @@ EXPORT_COLUMNS = (
     "peak",
     "evidence",
     "levels",
+    "clip",
+    "clip_error",
+    "review",
+    "review_note",
+    "reviewed_at",
 )
 _JSON_COLUMNS = ("peak", "evidence", "levels")
 
@@ -97,3 +105,46 @@ def export_alerts(rows: Iterable[AlertRow], fmt: str) -> str:
     for r in table:
         writer.writerow({**r, **{k: json.dumps(r[k]) for k in _JSON_COLUMNS}})
     return buf.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class KindStats:
+    """What the reviews say about one alert kind: how many alerts, how many reviewed, and the
+    share of the reviewed ones a reviewer confirmed (precision; None before any review)."""
+
+    kind: str
+    alerts: int
+    reviewed: int
+    confirmed: int
+
+    @property
+    def reviewed_share(self) -> float:
+        return self.reviewed / self.alerts if self.alerts else 0.0
+
+    @property
+    def precision(self) -> float | None:
+        return self.confirmed / self.reviewed if self.reviewed else None
+
+
+def review_stats(rows: Iterable[AlertRow]) -> list[KindStats]:
+    """Per alert kind (in AlertKind order), and a last row ``all``."""
+    rows = list(rows)
+    out = []
+    for kind in [k.value for k in AlertKind] + ["all"]:
+        mine = [r for r in rows if kind in ("all", r.kind)]
+        if not mine and kind != "all":
+            continue
+        reviewed = [r for r in mine if r.review is not None]
+        confirmed = sum(r.review == "confirmed" for r in reviewed)
+        out.append(KindStats(kind, len(mine), len(reviewed), confirmed))
+    return out
+
+
+def format_stats(stats: list[KindStats]) -> str:
+    lines = [f"{'kind':<22}{'alerts':>7}{'reviewed':>10}{'share':>8}{'precision':>11}"]
+    for s in stats:
+        precision = "-" if s.precision is None else f"{s.precision:.2f}"
+        lines.append(
+            f"{s.kind:<22}{s.alerts:>7}{s.reviewed:>10}{s.reviewed_share:>8.0%}{precision:>11}"
+        )
+    return "\n".join(lines) + "\n"

@@ -130,7 +130,7 @@ class _Pending:
     alert: Alert | None = None
     role: str = ""
     png: bytes = b""
-    clip: tuple[str | None, str | None] | None = None  # (file, error) of its event clip
+    clip: tuple[str | None, str | None, float | None] | None = None  # its clip: file, error, start
 
 
 class LogSink:
@@ -188,9 +188,10 @@ class LogSink:
         """The alert's clip will be reported (``clip``) after it ends: keep its row id."""
         self._awaiting_clip.add(uid)
 
-    def clip(self, uid: int, path: str | None, error: str | None) -> None:
-        """The alert's event clip was written (``path``) or not (``error``)."""
-        self._queue(_Pending(uid, clip=(path, error)))
+    def clip(self, uid: int, path: str | None, error: str | None, start_s: float | None) -> None:
+        """The alert's event clip was written (``path``, first frame at ``start_s``) or not
+        (``error``)."""
+        self._queue(_Pending(uid, clip=(path, error, start_s)))
         self.retry()
 
     def _queue(self, item: _Pending) -> None:

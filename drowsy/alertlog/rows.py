@@ -50,6 +50,7 @@ class AlertRow:
     levels: dict[str, float] = field(default_factory=dict)
     images: int = 0
     clip: str | None = None  # the event clip's file (absolute), when one was written
+    clip_start_s: float | None = None  # media time of the clip's first frame
     clip_error: str | None = None  # why there is no clip
     review: str | None = None  # confirmed, false_alarm, or None (not reviewed)
     review_note: str | None = None
@@ -78,6 +79,7 @@ class AlertRow:
             levels=json.loads(r["levels_json"] or "{}"),
             images=int(r["images"]) if "images" in keys else 0,
             clip=r["clip"],
+            clip_start_s=r["clip_start_s"],
             clip_error=r["clip_error"],
             review=r["review"],
             review_note=r["review_note"],

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     evidence_json TEXT NOT NULL,
     levels_json TEXT,
     clip TEXT,
+    clip_start_s REAL,
     clip_error TEXT,
     review TEXT,
     review_note TEXT,
@@ -67,6 +68,7 @@ REQUIRED_TABLES = {"meta", "sessions", "alerts", "alert_images"}
 _ALERT_COLUMNS = {
     "levels_json": "TEXT",
     "clip": "TEXT",
+    "clip_start_s": "REAL",
     "clip_error": "TEXT",
     "review": "TEXT",
     "review_note": "TEXT",

@@ -260,9 +260,19 @@ class AlertLog:
     def add_image(self, alert_id: int, role: str, png: bytes) -> None:
         self._write("INSERT OR REPLACE INTO alert_images VALUES (?,?,?)", (alert_id, role, png))
 
-    def set_clip(self, alert_id: int, clip: str | None, error: str | None = None) -> None:
-        """The alert's event clip (an absolute path), or why it has none."""
-        self._write("UPDATE alerts SET clip=?, clip_error=? WHERE id=?", (clip, error, alert_id))
+    def set_clip(
+        self,
+        alert_id: int,
+        clip: str | None,
+        error: str | None = None,
+        start_s: float | None = None,
+    ) -> None:
+        """The alert's event clip (an absolute path; ``start_s``: the media time of its first
+        frame), or why it has none."""
+        self._write(
+            "UPDATE alerts SET clip=?, clip_start_s=?, clip_error=? WHERE id=?",
+            (clip, start_s, error, alert_id),
+        )
 
     def review(self, alert_id: int, label: str | None, note: str = "") -> None:
         """A reviewer's verdict on an alert: ``confirmed`` or ``false_alarm`` (None clears it),

@@ -79,7 +79,8 @@ class SessionClips:
                 span = None if r.path is None else [round(r.start_s, 3), round(r.end_s, 3)]
                 kept.update(clip=rel, clip_span_s=span, clip_error=r.error)
             if self.logbook is not None:
-                self.logbook.clip(r.uid, None if r.path is None else str(r.path), r.error)
+                path = None if r.path is None else str(r.path)
+                self.logbook.clip(r.uid, path, r.error, None if r.path is None else r.start_s)
             if r.error and not self._failed_once:
                 self._failed_once = True
                 log.warning("clip of alert %d not written: %s", r.uid, r.error)

@@ -69,9 +69,9 @@ class SessionLogbook:
         if self.sink is not None:
             self.sink.expect_clip(uid)
 
-    def clip(self, uid: int, path: str | None, error: str | None) -> None:
+    def clip(self, uid: int, path: str | None, error: str | None, start_s: float | None) -> None:
         if self.sink is not None:
-            self.sink.clip(uid, path, error)
+            self.sink.clip(uid, path, error, start_s)
             self._report()
 
     def heartbeat(self, t: float) -> None:
