@@ -33,10 +33,21 @@ from PyQt6.QtWidgets import (
 from drowsy.alertlog import AlertFilter, AlertLog, AlertRow
 from drowsy.contracts import AlertKind
 from drowsy.errors import UserError
+from drowsy.gui.player import ReviewPanel
 from drowsy.logtext import alert_filter, export_alerts
 from drowsy.settings import Settings, default_log_path
 
-COLUMNS = ("id", "session_id", "raised_at", "level", "kind", "start_s", "duration_s", "source")
+COLUMNS = (
+    "id",
+    "session_id",
+    "raised_at",
+    "level",
+    "kind",
+    "start_s",
+    "duration_s",
+    "review",
+    "source",
+)
 HEADERS = (
     "id",
     "session",
@@ -45,6 +56,7 @@ HEADERS = (
     "kind",
     "at (s)",
     "lasted (s)",
+    "review",
     "source",
 )
 
@@ -101,10 +113,12 @@ class LogView(QWidget):
         scroll = QScrollArea()
         scroll.setWidget(self.images)
         scroll.setWidgetResizable(True)
+        self.review = ReviewPanel(self.save_review)
         right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.review)
         right.addWidget(self.details)
         right.addWidget(scroll)
-        right.setSizes([180, 520])
+        right.setSizes([380, 140, 260])
         split = QSplitter()
         split.addWidget(self.table)
         split.addWidget(right)
@@ -144,12 +158,18 @@ class LogView(QWidget):
         except sqlite3.Error as exc:  # being created or written right now: next refresh
             self.message.setText(f"alert log busy ({exc}); retrying")
             return
+        shown = self.review.alert.id if self.review.alert is not None else None
+        self.table.blockSignals(True)  # a refresh every 2 s must not restart the clip
         self.table.setRowCount(len(self.rows))
         for i, row in enumerate(self.rows):
             for j, col in enumerate(COLUMNS):
                 value = getattr(row, col)
                 if col == "duration_s" and value is None:
                     text = "active"
+                elif col == "review":
+                    text = {"confirmed": "confirmed", "false_alarm": "false alarm"}.get(
+                        str(value), ""
+                    )
                 elif col == "raised_at":
                     text = local_time(str(value))
                 elif col == "kind":
@@ -161,6 +181,9 @@ class LogView(QWidget):
                 else:
                     text = "" if value is None else str(value)
                 self.table.setItem(i, j, QTableWidgetItem(text))
+            if row.id == shown:
+                self.table.selectRow(i)
+        self.table.blockSignals(False)
         self.table.resizeColumnsToContents()
         self.message.setText(f"{len(self.rows)} alerts in {default_log_path(self.settings)}")
 
@@ -179,6 +202,10 @@ class LogView(QWidget):
             with db:
                 alert = db.alert(alert_id)
                 images = db.images(alert_id)
+                if alert is not None and (
+                    self.review.alert is None or self.review.alert.id != alert_id
+                ):
+                    self.review.show_alert(alert)
         except sqlite3.Error as exc:
             self.message.setText(f"alert log busy ({exc}); try again")
             return
@@ -204,6 +231,20 @@ class LogView(QWidget):
             )
         else:
             self.images.setText("no images stored for this alert")
+
+    def save_review(self, alert_id: int, verdict: str | None, note: str) -> str | None:
+        """Store a reviewer's verdict in the log (opened for writing just for it); the table
+        shows it at once. Returns why it could not be stored, or None."""
+        try:
+            with AlertLog(default_log_path(self.settings)) as db:
+                db.review(alert_id, verdict, note)
+                alert = db.alert(alert_id)
+        except (UserError, sqlite3.Error) as exc:
+            self.message.setText(f"review not saved: {exc}")
+            return f"not saved: {exc}"
+        self.review.alert = alert
+        self.refresh()
+        return None
 
     def enlarge(self) -> None:
         """The alert's images at full size in their own window."""
