@@ -78,3 +78,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="no CUDA GPU usable by onnxruntime on this machine")
     for item in gpu_items:
         item.add_marker(skip)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 256 kB tmpfs when root can mount one (the real ENOSPC, libpng and SQLite included);
+    skipped otherwise (tests/integration/test_session.py injects the error instead)."""
+    import os
+    import shutil
+    import subprocess
+
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from drowsy.contracts import FrameSignals
 from drowsy.scenario.script import Event, Script
@@ -168,3 +169,20 @@ def phone_video(path: Path, upright: list[np.ndarray], fps: float = 10.0) -> Pat
     )
     path.write_bytes(bytes(data))
     return path
+
+
+def assert_clip_covers(
+    folder: Path, alert: dict, before: float, after: float, end: float, fps: float = 10.0
+):
+    """The clip decodes and runs from ``before`` s before the alert to ``after`` s after it
+    ended (cut at the video's ends: ``end`` is the last frame's time), within one frame."""
+    from drowsy.clips.video import read_clip
+
+    video = read_clip(folder / alert["clip"])
+    lo, hi = alert["clip_span_s"]
+    frame = 1.0 / fps
+    assert lo == pytest.approx(max(0.0, alert["start_s"] - before), abs=frame + 1e-6)
+    assert hi == pytest.approx(min(end, alert["end_s"] + after), abs=frame + 1e-6)
+    assert video.times[-1] == pytest.approx(hi - lo, abs=frame + 1e-6)
+    assert len(video.frames) == pytest.approx((hi - lo) * fps + 1, abs=1)
+    return video

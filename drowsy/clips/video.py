@@ -8,6 +8,7 @@ when complete, so a clip on disk is always whole.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Iterable
@@ -78,12 +79,18 @@ def write_mp4(path: Path, frames: Iterable[tuple[float, np.ndarray]], fps: float
         os.replace(part, path)
         return written
     except (OSError, av.FFmpegError, ValueError) as exc:
-        part.unlink(missing_ok=True)
+        _remove(part)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ClipError(f"cannot write {path}: {reason}") from exc
     except ClipError:
-        part.unlink(missing_ok=True)
+        _remove(part)
         raise
+
+
+def _remove(path: Path) -> None:
+    """Leave no half-written clip (and never fail while cleaning up after a failure)."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def read_clip(path: Path) -> ClipVideo:

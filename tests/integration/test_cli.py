@@ -289,26 +289,6 @@ def test_a_missing_config_file_is_an_error(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A 256 kB tmpfs when root can mount one (the real ENOSPC, libpng and SQLite included);
-    skipped otherwise (tests/integration/test_session.py injects the error instead)."""
-    import os
-    import shutil
-
-    mount = tmp_path / "full"
-    mount.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_analyze_on_a_full_disk_is_one_line_and_non_zero(tmp_path, face_video, full_disk):
     (full_disk / "filler").write_bytes(b"\0" * 200_000)
     result = run_cli(

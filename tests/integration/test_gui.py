@@ -437,3 +437,53 @@ def test_overlapping_alerts_through_the_real_worker_share_the_sessions_board(
     assert any(len(kinds) >= 2 for kinds in seen), seen  # two alerts in force at once
     assert window.top_alert is None and window._alarm_level is None
     window.close()
+
+
+def test_the_log_tab_plays_an_alerts_clip_and_keeps_its_review(qtbot, gui_settings, face_video):
+    """Select an alert: its clip plays (frames advance at their own times, step works); the
+    verdict and note are stored in the log and shown in the table after a refresh."""
+    from drowsy.alertlog import AlertLog
+    from drowsy.cli import main
+    from drowsy.gui.logview import COLUMNS, LogView
+
+    log = gui_settings.log.path
+    out = os.path.dirname(log)
+    assert main(["analyze", str(face_video), "--out", out, "--log", log, "--quiet"]) == 0
+    view = LogView(gui_settings)
+    qtbot.addWidget(view)
+    view.refresh()
+    view.table.selectRow(0)
+    player = view.review.player
+    assert view.review.alert is not None and len(player.frames) == 70
+    player.step(1)
+    assert player.position == 1
+    player.play.setChecked(True)
+    qtbot.waitUntil(lambda: player.position >= 6, timeout=5000)
+    view.review.note.setText("rubbing his eyes")
+    view.review.mark("false_alarm")
+    assert view.review.verdict.text() == "false alarm"
+    view.refresh()  # the live tab refreshes every 2 s: the clip keeps playing
+    assert view.table.item(0, COLUMNS.index("review")).text() == "false alarm"
+    assert player.frames and view.review.alert.review == "false_alarm"
+    with AlertLog(log, readonly=True) as db:
+        (row,) = db.alerts()
+    assert (row.review, row.review_note) == ("false_alarm", "rubbing his eyes")
+
+
+def test_an_alert_whose_clip_is_gone_says_so(qtbot, gui_settings, face_video):
+    from drowsy.cli import main
+    from drowsy.gui.logview import LogView
+
+    log = gui_settings.log.path
+    out = os.path.dirname(log)
+    assert main(["analyze", str(face_video), "--out", out, "--log", log, "--quiet"]) == 0
+    import glob
+
+    for clip in glob.glob(os.path.join(out, "*", "clips", "*.mp4")):
+        os.unlink(clip)
+    view = LogView(gui_settings)
+    qtbot.addWidget(view)
+    view.refresh()
+    view.table.selectRow(0)
+    assert view.review.player.frames == []
+    assert view.review.player.view.text().startswith("clip missing: 001-microsleep.mp4")

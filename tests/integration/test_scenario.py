@@ -15,6 +15,7 @@ from drowsy.scenario.warp import render_face
 from drowsy.settings import Settings
 from drowsy.vision.tracker import FaceTracker, TrackerOptions
 from tests.helpers import SHORT_SCRIPT as SHORT
+from tests.helpers import assert_clip_covers
 
 
 def test_rendered_faces_stay_tracked_and_read_right():
@@ -65,6 +66,11 @@ def test_short_scenario_raises_exactly_the_scripted_alerts(tmp_path, estimator):
     assert report["realism"]["face_found_in_view"] >= 0.95
     assert report["realism"]["closed_agreement"] >= 0.9
     assert report["realism"]["open_agreement"] >= 0.97
+    folder = tmp_path / "out" / "scenario"
+    events = json.loads((folder / "events.json").read_text())
+    assert len(list((folder / "clips").iterdir())) == len(events["alerts"]) >= 3
+    for alert in events["alerts"]:  # one clip per alert, each covering its alert
+        assert_clip_covers(folder, alert, 5.0, 3.0, end=SHORT.duration_s - 1 / SHORT.fps)
 
 
 def test_a_rendered_video_comes_with_its_truth(tmp_path):

@@ -380,11 +380,24 @@ def test_command_line_defaults_are_the_recipes_defaults():
     assert config_from_args(FinetuneConfig, ft, task="eyes", backbone=None) == FinetuneConfig()
     pre = parser.parse_args(["pretrain", "--data", "d", "--out", "o"])
     assert config_from_args(PretrainConfig, pre) == PretrainConfig()
-    dis = parser.parse_args(
-        ["distill", "--task", "eyes", "--data", "d", "--unlabelled", "u", "--teacher", "t"]
-        + ["--out", "o"]
-    )
+    distill = [
+        "distill",
+        "--task",
+        "eyes",
+        "--data",
+        "d",
+        "--unlabelled",
+        "u",
+        "--teacher",
+        "t",
+        "--out",
+        "o",
+    ]
+    dis = parser.parse_args(distill)
     assert config_from_args(DistillConfig, dis, backbone=None) == DistillConfig()
-    assert parser.parse_args(
-        ["finetune", "--task", "yawn", "--data", "d", "--out", "o", "--steps", "7"]
-    ).steps == 7
+    assert (
+        parser.parse_args(
+            ["finetune", "--task", "yawn", "--data", "d", "--out", "o", "--steps", "7"]
+        ).steps
+        == 7
+    )

@@ -172,3 +172,37 @@ def test_the_time_each_level_began_is_logged_and_exported(tmp_path):
         assert got.levels == {"warning": 20.93, "critical": 25.9}
         exported = export_alerts(log.alerts(alert_filter()), "csv")
     assert '"{""warning"": 20.93, ""critical"": 25.9}"' in exported
+
+
+def test_version_3_logs_gain_clips_and_reviews_and_keep_their_statuses(tmp_path):
+    """Before: every migration re-marked ended sessions 'finished', interrupted ones too."""
+    from drowsy.alertlog.schema import SCHEMA
+
+    v3 = SCHEMA
+    for column in ("clip", "clip_start_s", "clip_error", "review", "review_note", "reviewed_at"):
+        v3 = "\n".join(line for line in v3.splitlines() if not line.strip().startswith(column))
+    v3 = v3.replace("levels_json TEXT,\n);", "levels_json TEXT\n);")
+    path = tmp_path / "v3.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(
+        v3
+        + """INSERT INTO meta VALUES ('schema_version', '3');
+        INSERT INTO sessions (id, source, started_at, ended_at, settings_json, models_json,
+          status) VALUES (1, 'a.avi', '2026-11-01T10:00:00+00:00', '2026-11-01T10:05:00+00:00',
+          '{}', '{}', 'interrupted');"""
+    )
+    con.close()
+    with AlertLog(path) as log:
+        row = log.record(1, make_alert(1))
+        log.set_clip(row, "/clips/1.mp4", None, 0.5)
+        log.review(row, "confirmed", "yes")
+        got = log.alert(row)
+        assert [s.status for s in log.sessions()] == ["interrupted"]
+    assert (got.clip, got.clip_start_s, got.review, got.review_note) == (
+        "/clips/1.mp4",
+        0.5,
+        "confirmed",
+        "yes",
+    )
+    with pytest.raises(LogError, match="review must be one of"):
+        AlertLog(path).review(row, "maybe")
