@@ -4,7 +4,8 @@
 
 Plays the built-in demo at 4x with the shipped models and saves, while the sleep alert of the
 demo's long closure is in force (banner, Grad-CAM of the frame that raised it, shaded plots),
-``monitor.png``; then the alert log tab with that alert selected, ``monitor-log.png``.
+``monitor.png``; then, once that alert has ended and its clip is written, the alert log tab
+with it selected, its clip playing and a review made, ``monitor-log.png``.
 
     xvfb-run -a -s "-screen 0 1024x768x24" .venv/bin/python docs/make_screenshots.py docs/ --small
 
@@ -25,6 +26,7 @@ from PyQt6.QtWidgets import QApplication
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from drowsy.alertlog import AlertLog  # noqa: E402
 from drowsy.gui.window import MonitorWindow  # noqa: E402
 from drowsy.settings import Settings  # noqa: E402
 
@@ -101,18 +103,34 @@ def main() -> int:
         def shoot() -> None:
             window._repaint()
             window.grab().save(str(out / "monitor.png"))
+            wait_for_clip.start(500)
+
+        def clip_written() -> None:
+            """Once the sleep alert has ended and its clip is in the log: the log tab."""
+            with AlertLog(settings.log.path, readonly=True) as db:
+                done = [a for a in db.alerts() if a.kind == "sleep" and a.clip]
+            if not done:
+                return
+            wait_for_clip.stop()
             window.tabs.setCurrentIndex(1)
             window.log_view.refresh()
             table = window.log_view.table
-            kinds = [table.item(i, 4).text() for i in range(table.rowCount())]
-            if "sleep" in kinds:
-                table.selectRow(kinds.index("sleep"))
-            QTimer.singleShot(500, finish)
+            ids = [int(table.item(i, 0).text()) for i in range(table.rowCount())]
+            table.selectRow(ids.index(done[0].id))
+            review = window.log_view.review
+            review.note.setText("eyes shut 4 s, head dropping")
+            review.mark("confirmed")
+            review.player.show_frame(len(review.player.frames) // 2)
+            review.player.play.setChecked(True)
+            QTimer.singleShot(1200, finish)
 
         def finish() -> None:
             window.grab().save(str(out / "monitor-log.png"))
             window.close()
             app.quit()
+
+        wait_for_clip = QTimer()
+        wait_for_clip.timeout.connect(clip_written)
 
         timer = QTimer()
         timer.timeout.connect(poll)
