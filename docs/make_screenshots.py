@@ -12,6 +12,11 @@ with it selected, its clip playing and a review made, ``monitor-log.png``.
 The window at 1024x740 (a 1024x768 screen less a panel) during the first critical alert, with
 the log-fault bar shown too: ``monitor-1024x768-critical.png`` (the banner's level word whole,
 the plots on screen); ``--large`` under a 1920x1080 screen: ``monitor-1920x1080-critical.png``.
+
+    .venv/bin/python docs/make_screenshots.py docs/ --report
+
+The demo analysed, and its sleep alert's section of ``report.html`` (clip and Grad-CAM) as
+headless Chromium shows it: ``report-clip.png``.
 """
 
 from __future__ import annotations
@@ -77,8 +82,54 @@ def sized(out: Path, flag: str) -> int:
     return 0
 
 
+# shows only the sleep alert's section of the real report, its clip at 5.6 s
+SECTION = """<script>
+const keep = [...document.querySelectorAll('.alert')].find(a => / sleep /.test(a.textContent));
+const h = document.createElement('h2'); h.textContent = 'Alerts';
+document.body.replaceChildren(h, keep);
+const v = keep.querySelector('video'); v.preload = 'auto'; v.src = v.getAttribute('src') + '#t=5.6';
+</script>"""
+
+
+def report_shot(out: Path) -> int:
+    import shutil
+    import subprocess
+
+    from drowsy.analyze import AnalyzeOptions, analyze_video
+    from drowsy.sample import sample_video
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print("error: needs headless Chromium (apt-get install chromium)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "demo"
+        opts = AnalyzeOptions(Path(tmp), None, Settings(), progress=False)
+        analyze_video(sample_video(), folder, opts)
+        out.mkdir(parents=True, exist_ok=True)
+        page = folder / "shot.html"
+        html = (folder / "report.html").read_text(encoding="utf-8")
+        page.write_text(html.replace("</body>", SECTION + "</body>"), encoding="utf-8")
+        target = (out / "report-clip.png").resolve()
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+        flags += ["--window-size=1280,640", "--virtual-time-budget=20000"]
+        subprocess.run(
+            [browser, *flags, f"--screenshot={target}", page.as_uri()],
+            capture_output=True,
+            timeout=180,
+            check=False,
+        )
+    if not target.is_file():
+        print(f"error: not written: {target}", file=sys.stderr)
+        return 1
+    print(f"saved {target}")
+    return 0
+
+
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    if "--report" in sys.argv[2:]:
+        return report_shot(out)
     flags = [f for f in sys.argv[2:] if f in SIZES]
     if flags:
         out.mkdir(parents=True, exist_ok=True)

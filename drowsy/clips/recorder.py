@@ -284,6 +284,17 @@ def caption(image: np.ndarray, alert: Alert, t: float) -> None:
     colour = {"": (200, 200, 200), "info": (255, 160, 40), "warning": (0, 160, 255)}.get(
         level, (40, 40, 230)
     )
-    h = image.shape[0]
-    cv2.rectangle(image, (0, h - 26), (image.shape[1], h), (20, 20, 20), -1)
-    cv2.putText(image, text, (6, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+    h, w = image.shape[:2]
+    scale = max(0.45, w / 800)  # readable at the clip's own size, 320 to 1920 px wide
+    bar = round(30 * scale)
+    cv2.rectangle(image, (0, h - bar), (w, h), (20, 20, 20), -1)
+    cv2.putText(
+        image,
+        text,
+        (round(8 * scale), h - round(9 * scale)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.7 * scale,
+        colour,
+        max(1, round(1.5 * scale)),
+        cv2.LINE_AA,
+    )
