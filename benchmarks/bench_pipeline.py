@@ -141,7 +141,7 @@ def analyze_fps(path: Path) -> tuple[float, float]:
         t0, c0 = time.perf_counter(), cpu_s()
         summary = analyze_video(path, Path(tmp) / "out" / path.stem, opts)
         wall, cpu = time.perf_counter() - t0, cpu_s() - c0
-        return summary["frames"] / wall, 1e3 * cpu / summary["frames"]
+        return summary.frames / wall, 1e3 * cpu / summary.frames
 
 
 def jobs2_fps(path: Path) -> float:
