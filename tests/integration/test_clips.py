@@ -246,3 +246,34 @@ def test_a_browser_plays_the_clip_in_the_report(tmp_path, face_video):
     lo, hi = events["alerts"][0]["clip_span_s"]
     assert state == "loaded" and int(ready) >= 2, run.stderr[-1500:]
     assert float(duration) == pytest.approx(hi - lo + 1 / FPS, abs=0.15)
+
+
+def test_the_training_package_reads_the_reviewed_clips_as_labelled_sequences(tmp_path, face_video):
+    from training.reviewed import load_reviewed
+
+    _, log, _ = analyse(tmp_path, face_video)
+    args = ["--log", str(log)]
+    assert main(["log", "review", "1", "--verdict", "confirmed", *args]) == 0
+    data = tmp_path / "reviewed"
+    assert main(["log", "export", "--reviewed", "--clips", str(data), *args]) == 0
+    (clip,) = load_reviewed(data)
+    assert clip.kind == "microsleep" and clip.confirmed and len(clip.frames) == 70
+    inside = clip.alert_mask()
+    assert inside.sum() == 7  # 12.0 to 12.6 s at 10 fps, inside the clip from 7.0 s
+    assert load_reviewed(data, kind="sleep") == []
+
+
+def test_fleet_tables_carry_the_clip_and_the_fleets_reviews(tmp_path, face_video):
+    from drowsy.fleet import FleetResult, FleetVideo, event_rows
+    from drowsy.summary import SessionSummary
+
+    folder, _, events = analyse(tmp_path, face_video)
+    summary = SessionSummary.read(folder / "summary.json")
+    result = FleetResult(FleetVideo(face_video, "a/face.avi", folder), "finished", summary, None, 3)
+    alert = events["alerts"][0]
+    reviews = {(3, alert["start_frame"], "microsleep"): ("confirmed", "checked")}
+    (row,) = event_rows(result, tmp_path, reviews)
+    assert row["clip"] == f"out/face/{alert['clip']}"
+    assert (row["review"], row["review_note"]) == ("confirmed", "checked")
+    (unreviewed,) = event_rows(result, tmp_path, {})
+    assert unreviewed["review"] is None
