@@ -80,6 +80,38 @@ def closures(numbers: list[int], labels: list[str]) -> list[tuple[int, int]]:
     return runs
 
 
+def drowsy_stretches(numbers: list[int], labels: list[str], gap_s: float = 10.0):
+    """(start, end) seconds of each drowsy stretch: microsleep and yawning frames, merged where
+    less than ``gap_s`` apart. What the temporal model should alert on; the rest of the video
+    (alert frames) it should not."""
+    times = [n / FPS for n, lab in zip(numbers, labels, strict=True) if lab != "alert"]
+    out: list[list[float]] = []
+    for t in times:
+        if out and t - out[-1][1] < gap_s:
+            out[-1][1] = t
+        else:
+            out.append([t, t])
+    return [(a, b) for a, b in out]
+
+
+def temporal_scores(raised: list[float], stretches: list[tuple[float, float]], after_s=5.0):
+    """Recall over drowsy stretches (an alert from its start to ``after_s`` past its end), the
+    delay from the stretch's start, and the alerts outside every stretch (false)."""
+    hits, delays = 0, []
+    for a, b in stretches:
+        got = [s for s in raised if a <= s <= b + after_s]
+        if got:
+            hits += 1
+            delays.append(min(got) - a)
+    false = [s for s in raised if not any(a <= s <= b + after_s for a, b in stretches)]
+    return {
+        "temporal_stretches": len(stretches),
+        "temporal_recall": hits / len(stretches) if stretches else None,
+        "temporal_delay_s_median": float(np.median(delays)) if delays else None,
+        "temporal_false_alerts": len(false),
+    }
+
+
 def f1(truth: np.ndarray, pred: np.ndarray) -> float:
     tp = float((truth & pred).sum())
     return 2 * tp / max(1.0, float(truth.sum() + pred.sum()))
@@ -160,6 +192,7 @@ def run_driver(df: DriverFrames, settings: Settings) -> dict:
         else None,
         "temporal_alerts": len(temporal_raised),
         "temporal_alert_times_s": temporal_raised,
+        **temporal_scores(temporal_raised, drowsy_stretches(df.numbers, df.labels)),
         "temporal_withheld_frames": dict(withheld),
     }
 
