@@ -83,7 +83,12 @@ def run_live(
     except LogError as exc:  # monitoring matters more than logging
         print(f"drowsy: WARNING {exc}; alerts are shown but not logged", file=sys.stderr)
         alert_log = None
-    options = SessionOptions(pace=not fast, fail_fast=False, clips_dir=live_clips_dir(settings))
+    options = SessionOptions(
+        pace=not fast,
+        fail_fast=False,
+        clips_dir=live_clips_dir(settings),
+        clips_shared=True,
+    )
     with stop_on_signals(StopFlag()) as stop:
         session = Session(settings, choice, source, alert_log, options, ConsoleListener(), stop)
         try:

@@ -145,7 +145,12 @@ class PipelineWorker(QObject):
                 choice,
                 source,
                 db,
-                SessionOptions(pace=True, fail_fast=False, clips_dir=live_clips_dir(self.settings)),
+                SessionOptions(
+                    pace=True,
+                    fail_fast=False,
+                    clips_dir=live_clips_dir(self.settings),
+                    clips_shared=True,
+                ),
                 _Forward(self),
                 self.stop_flag,
             )

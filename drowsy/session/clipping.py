@@ -22,9 +22,10 @@ CLOSE_WAIT_LIVE_S = 10.0  # a live session ends without waiting longer than this
 
 
 class SessionClips:
-    """One session's clips in ``folder``. Offline (``live`` False) names them
-    ``<alert id>-<kind>.mp4``; live ``<session start>-<alert id>-<kind>.mp4`` within the disk
-    budget."""
+    """One session's clips in ``folder``: ``<alert id>-<kind>.mp4`` in a folder of its own
+    (analyze); in a ``shared`` store (the live clips beside the log)
+    ``<session start>-<alert id>-<kind>.mp4`` within the disk budget. ``live``: a camera (the
+    recorder drops frames rather than stall it)."""
 
     def __init__(
         self,
@@ -32,6 +33,7 @@ class SessionClips:
         folder: Path,
         fps: float,
         live: bool,
+        shared: bool,
         tally: SessionTally,
         listener: SessionListener,
     ) -> None:
@@ -40,7 +42,8 @@ class SessionClips:
         self.tally = tally
         self.listener = listener
         self.logbook: SessionLogbook | None = None
-        self._prefix = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") if live else ""
+        # to the millisecond: two sessions never share a name (a second run of `drowsy run`)
+        self._prefix = datetime.now(UTC).strftime("%Y%m%d-%H%M%S%f")[:-3] + "-" if shared else ""
         self._failed_once = False
         budget = settings.max_disk_mb
 
@@ -48,7 +51,7 @@ class SessionClips:
             enforce_budget(folder, budget, keep=path)
 
         self.recorder = ClipRecorder(
-            settings, folder, self.name, fps, live, after_write if live else None
+            settings, folder, self.name, fps, live, after_write if shared else None
         )
 
     def name(self, alert: Alert) -> str:

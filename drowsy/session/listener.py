@@ -55,6 +55,8 @@ class SessionOptions:
     # recorded video, unpaced: decoding and the face mesh run a few frames ahead, each in a
     # thread of its own (see Session._frames)
     pipelined: bool = True
-    # event clips (when settings.clips.enabled): where they go; live they are named by the
-    # session's start time and kept within settings.clips.max_disk_mb
+    # event clips (when settings.clips.enabled): where they go; a shared store (the live
+    # clips beside the log) names them by the session's start and keeps them within
+    # settings.clips.max_disk_mb
     clips_dir: Path | None = None
+    clips_shared: bool = False

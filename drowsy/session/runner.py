@@ -122,11 +122,10 @@ class Session:
         try:
             self._open_log(pipeline)
             self.outputs.open()
-            if self.settings.clips.enabled and self.options.clips_dir is not None:
-                fps = src.nominal_fps or 30.0
-                self.clips = SessionClips(
-                    self.settings.clips, self.options.clips_dir, fps, src.live, s, self.listener
-                )
+            folder, cs = self.options.clips_dir, self.settings.clips
+            if cs.enabled and folder is not None:
+                shared, fps = self.options.clips_shared, src.nominal_fps or 30.0
+                self.clips = SessionClips(cs, folder, fps, src.live, shared, s, self.listener)
                 self.clips.logbook = self.logbook
             self._loop()
             failed = False

@@ -118,7 +118,7 @@ class FakeCamera(FrameSource):
 
 def live_session(settings, images, clips: Path, log: AlertLog | None = None) -> Session:
     choice = SourceChoice("fake camera", True, lambda _s: FakeCamera(images))
-    options = SessionOptions(fail_fast=False, clips_dir=clips)
+    options = SessionOptions(fail_fast=False, clips_dir=clips, clips_shared=True)
     return Session(settings, choice, choice.open(0.0), log, options)
 
 
@@ -277,3 +277,14 @@ def test_fleet_tables_carry_the_clip_and_the_fleets_reviews(tmp_path, face_video
     assert (row["review"], row["review_note"]) == ("confirmed", "checked")
     (unreviewed,) = event_rows(result, tmp_path, {})
     assert unreviewed["review"] is None
+
+
+def test_live_sessions_sharing_the_clip_store_never_overwrite_each_other(tmp_path, face_video):
+    """Before: `drowsy run` on a file named its clips like analyze, so a second run replaced
+    the first run's 001-microsleep.mp4 in the shared store beside the log."""
+    settings = Settings(runtime={"estimator": "geometric"}, clips={"after_s": 0.5})
+    images = video_frames(face_video)
+    for _ in range(2):
+        live_session(settings, images, tmp_path / "clips").run()
+    clips = sorted((tmp_path / "clips").glob("*-001-microsleep.mp4"))
+    assert len(clips) == 2 and all(read_clip(c).frames for c in clips)
