@@ -4,9 +4,10 @@ The frame loop only hands frames and alert changes over (``frame``, ``alerts``: 
 everything else happens in two threads of the recorder's own, so the monitor never waits on a
 JPEG or H.264 encoder:
 
-- ``drowsy-clips`` scales each frame to ``clips.max_width``, draws the landmarks (``overlay``),
-  JPEG-encodes it (~40 KB at 640x480) into a ring of the last ``before_s``, and adds it to
-  every clip still open. A clip opens when an alert is raised (with the ring's frames from
+- ``drowsy-clips`` keeps a ring of the last ``before_s`` (live: each frame scaled to
+  ``clips.max_width``, landmarks drawn (``overlay``) and JPEG-encoded, ~40 KB at 640x480;
+  offline: the frames themselves, encoded only when a clip takes them), and adds each frame
+  to every clip still open. A clip opens when an alert is raised (with the ring's frames from
   ``before_s`` before it) and closes ``after_s`` after the alert ended; one longer than
   ``max_s`` keeps its first and last ``max_s / 2``.
 - ``drowsy-clip-encoder`` decodes a closed clip's frames, burns in the alert's kind, level at
@@ -56,6 +57,18 @@ class ClipResult:
     cut_s: float = 0.0  # seconds left out in the middle of a long alert
 
 
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """A frame kept as it came (offline ring): encoded only if a clip takes it."""
+
+    image: np.ndarray
+    obs: FaceObservation | None
+
+
+def _size(frame: bytes | _Raw) -> int:
+    return len(frame) if isinstance(frame, bytes) else frame.image.nbytes
+
+
 @dataclass(slots=True)
 class _Clip:
     alert: Alert
@@ -101,7 +114,7 @@ class ClipRecorder:
         self._frames: queue.Queue = queue.Queue(maxsize=max(8, round(QUEUE_S * self.fps)))
         self._encode: queue.Queue = queue.Queue()
         self._results: queue.Queue[ClipResult] = queue.Queue()
-        self._ring: deque[tuple[float, bytes]] = deque()
+        self._ring: deque[tuple[float, bytes | _Raw]] = deque()
         self._open: dict[int, _Clip] = {}
         self._last_t = 0.0
         self._cutter = threading.Thread(target=self._cut_loop, name="drowsy-clips", daemon=True)
@@ -153,7 +166,7 @@ class ClipRecorder:
         try:
             while (item := self._frames.get()) is not _CLOSE:
                 if item[0] == "frame":
-                    self._add(item[1], self._jpeg(item[2], item[3]))
+                    self._add(item[1], self._keep(item[2], item[3]))
                 elif item[0] == "alert":
                     self._alert(item[1], item[2])
                 else:
@@ -167,6 +180,18 @@ class ClipRecorder:
         finally:
             self._encode.put(_CLOSE)
 
+    def _keep(self, image: np.ndarray, obs: FaceObservation | None) -> bytes | _Raw:
+        """What the ring holds of a frame. Live: its JPEG (a ring of ~40 KB frames, whatever
+        the session's length). Offline, for frames no wider than ``max_width``: the frame
+        itself (a reference, no copy), encoded only if a clip takes it: most frames of a video
+        never are, and JPEG is the recorder's main cost (~1 CPU ms a 640x480 frame)."""
+        if self.live or image.shape[1] > self.settings.max_width:
+            return self._jpeg(image, obs)
+        return _Raw(image, obs)
+
+    def _encoded(self, frame: bytes | _Raw) -> bytes:
+        return frame if isinstance(frame, bytes) else self._jpeg(frame.image, frame.obs)
+
     def _jpeg(self, image: np.ndarray, obs: FaceObservation | None) -> bytes:
         if self.settings.overlay and obs is not None:
             image = draw(image, obs, LANDMARKS_ONLY)
@@ -177,14 +202,15 @@ class ClipRecorder:
         ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         return buf.tobytes() if ok else b""
 
-    def _add(self, t: float, jpeg: bytes) -> None:
+    def _add(self, t: float, frame: bytes | _Raw) -> None:
         self._last_t = t
         s = self.settings
-        self._ring.append((t, jpeg))
-        self.stats.ring_bytes += len(jpeg)
+        self._ring.append((t, frame))
+        self.stats.ring_bytes += _size(frame)
         while self._ring and self._ring[0][0] < t - s.before_s - 1.0 / self.fps:
-            self.stats.ring_bytes -= len(self._ring.popleft()[1])
+            self.stats.ring_bytes -= _size(self._ring.popleft()[1])
         held = self.stats.ring_bytes
+        jpeg = self._encoded(frame) if self._open else b""
         for uid, clip in list(self._open.items()):
             self._extend(clip, t, jpeg)
             held += sum(len(b) for _, b in clip.head) + sum(len(b) for _, b in clip.tail)
@@ -211,10 +237,8 @@ class ClipRecorder:
     def _alert(self, action: AlertAction, alert: Alert) -> None:
         if action is AlertAction.RAISED:
             since = alert.start_s - self.settings.before_s - 1e-6
-            head = [f for f in self._ring if f[0] >= since]
-            if not head:
-                head = list(self._ring)[-1:]
-            self._open[alert.uid] = _Clip(alert, head)
+            ring = [f for f in self._ring if f[0] >= since] or list(self._ring)[-1:]
+            self._open[alert.uid] = _Clip(alert, [(t, self._encoded(f)) for t, f in ring])
             return
         clip = self._open.get(alert.uid)
         if clip is None:
