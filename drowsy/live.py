@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from drowsy.alertlog import AlertLog
 from drowsy.alerts.board import ActiveAlertBoard, BoardChange
@@ -53,6 +54,10 @@ class ConsoleListener(SessionListener):
 
     def status(self, text: str) -> None:
         self._print(f"drowsy: {text}")
+
+    def clip(self, uid: int, path: Path | None, error: str | None) -> None:
+        if path is not None:
+            self._print(f"           clip of alert {uid}: {path}")
 
     def fault(self, text: str | None) -> None:
         print(

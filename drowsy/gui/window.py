@@ -187,6 +187,7 @@ class MonitorWindow(MonitorLayout):
             (self.worker.source_problem, self._on_source_problem),
             (self.worker.segment, self._on_segment),
             (self.worker.status, self._on_status),
+            (self.worker.clip_saved, self._on_clip_saved),
             (self.worker.failed, self._on_failed),
             (self.worker.source_opened, self._on_source),
             (self.worker.pipeline_info, self._on_info),
@@ -290,6 +291,10 @@ class MonitorWindow(MonitorLayout):
         if self.top_alert is None:
             self.model.status(text)
             self._show_board()
+
+    def _on_clip_saved(self, text: str) -> None:
+        self.status_bar.showMessage(text, 6000)
+        self._refresh_open_log()  # the log tab can play it now
 
     def _on_failed(self, text: str) -> None:
         self.status_bar.showMessage(f"error: {text}", 15000)

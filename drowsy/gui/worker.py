@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal, pyqtSlot
 
@@ -62,6 +63,10 @@ class _Forward(SessionListener):
     def segment(self, start_s: float) -> None:
         self.w.segment.emit(start_s)
 
+    def clip(self, uid: int, path: Path | None, error: str | None) -> None:
+        if path is not None:
+            self.w.clip_saved.emit(f"clip of alert {uid} saved: {path.name}")
+
 
 class PipelineWorker(QObject):
     """Runs a session in a Qt worker thread and forwards its listener calls to the window as
@@ -71,6 +76,7 @@ class PipelineWorker(QObject):
     # list[AlertUpdate] (every change incl. end of stream), BoardChange, the session's board
     alert_updates = pyqtSignal(object, object, object)
     status = pyqtSignal(str)  # one-line messages (source lost/back, seeks)
+    clip_saved = pyqtSignal(str)  # an alert's clip is written (said in the status bar)
     failed = pyqtSignal(str)  # an error in a stage on one frame: shown, the run goes on
     open_failed = pyqtSignal(str)  # the source never opened
     fault = pyqtSignal(str)  # a failing alert-log write ("" when writes have recovered)

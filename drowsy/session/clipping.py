@@ -81,6 +81,7 @@ class SessionClips:
                 rel = None if r.path is None else f"{self.folder.name}/{r.path.name}"
                 span = None if r.path is None else [round(r.start_s, 3), round(r.end_s, 3)]
                 kept.update(clip=rel, clip_span_s=span, clip_error=r.error)
+            self.listener.clip(r.uid, r.path, r.error)
             if self.logbook is not None:
                 path = None if r.path is None else str(r.path)
                 self.logbook.clip(r.uid, path, r.error, None if r.path is None else r.start_s)

@@ -37,6 +37,9 @@ class SessionListener:
     def segment(self, start_s: float) -> None:
         """A new stretch begins (after a seek): plots restart."""
 
+    def clip(self, uid: int, path: Path | None, error: str | None) -> None:
+        """Alert ``uid``'s event clip was written (``path``) or not (``error``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
