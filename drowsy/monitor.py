@@ -83,6 +83,8 @@ def indicators(s: FrameSignals, settings: Settings) -> dict[str, Indicator]:
     )
     if not s.face_present:
         out["tracking"] = Indicator("LOST", "warn")
+    elif camera_rotated(s.roll):  # such a face measures nothing (vision.tracker)
+        out["tracking"] = Indicator("not measured: camera rotated", "warn")
     else:
         quality = "good" if s.usable else "poor quality"
         out["tracking"] = Indicator(

@@ -37,7 +37,7 @@ from drowsy.vision.landmarks import (
     landmarks_px,
     mouth_aspect_ratio,
 )
-from drowsy.vision.pose import estimate_gaze, estimate_head_pose
+from drowsy.vision.pose import camera_rotated, estimate_gaze, estimate_head_pose
 
 
 @contextmanager
@@ -97,12 +97,20 @@ def _run_mesh(mesh, rgb: np.ndarray, first_face_seen: bool):
         return mesh.process(rgb)
 
 
-def measure_quality(face_crop: np.ndarray, iod_px: float, q: QualitySettings) -> FaceQuality:
+def measure_quality(
+    face_crop: np.ndarray, iod_px: float, q: QualitySettings, upright: bool = True
+) -> FaceQuality:
+    """``upright`` False (a face rolled past CAMERA_ROTATED_ROLL_DEG: a sideways camera, not a
+    tilted head) makes the face unusable: its pose, gaze and mouth ratio are out of the range
+    anything here was made for. Measured: an awake webcam video turned 90 degrees raised a
+    microsleep, yawns, a long distraction and "unresponsive"; now 10 s of such frames is
+    "monitoring degraded" and the summary says "camera rotated?"."""
     gray = cv2.cvtColor(face_crop, cv2.COLOR_BGR2GRAY)
     sharpness = float(cv2.Laplacian(gray, cv2.CV_64F).var())
     brightness = float(gray.mean())
     usable = (
-        iod_px >= q.min_iod_px
+        upright
+        and iod_px >= q.min_iod_px
         and sharpness >= q.min_sharpness
         and q.min_brightness <= brightness <= q.max_brightness
     )
@@ -363,7 +371,9 @@ class FaceTracker:
             crops=crops,
             pose=pose,
             gaze=gaze,
-            quality=measure_quality(crops.face, iod, self.options.quality),
+            quality=measure_quality(
+                crops.face, iod, self.options.quality, pose is None or not camera_rotated(pose.roll)
+            ),
             ear_left=eye_aspect_ratio(pts, LEFT_EYE_EAR),
             ear_right=eye_aspect_ratio(pts, RIGHT_EYE_EAR),
             mar=mouth_aspect_ratio(pts),

@@ -53,3 +53,24 @@ def test_stage_clip_with_profile_views(tmp_path):
     summary = json.loads((tmp_path / "stage_clip" / "summary.json").read_text())
     assert summary["frames"] == 275
     assert 0.3 < summary["face_found_rate"] < 0.95
+
+
+@pytest.mark.slow
+def test_an_awake_driver_filmed_sideways_raises_no_drowsiness_or_distraction(tmp_path):
+    """Before: webcam_glasses_6 turned 90 degrees raised a microsleep, drowsy_yawns,
+    unresponsive, a long distraction and visual time sharing (the pose, gaze and mouth ratio
+    of a sideways face are nonsense). Now such frames measure nothing: the camera is called
+    rotated and, after 10 s, monitoring degraded."""
+    import cv2
+
+    from tests.helpers import video_frames, write_video
+
+    source = need_shared_data() / "videos" / "webcam_glasses_6_low_fps.avi"
+    fps = cv2.VideoCapture(str(source)).get(cv2.CAP_PROP_FPS)
+    frames = [cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE) for f in video_frames(source)]
+    video = write_video(tmp_path / "sideways.avi", frames, fps)
+    opts = ["--out", str(tmp_path / "out"), "--log", str(tmp_path / "l.db"), "-q"]
+    assert main(["analyze", str(video), *opts]) == 0
+    summary = json.loads((tmp_path / "out" / "sideways" / "summary.json").read_text())
+    assert summary["alerts_by_kind"] == {"monitoring_degraded": 1}
+    assert any("camera rotated?" in w for w in summary["warnings"])

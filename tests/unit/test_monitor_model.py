@@ -64,6 +64,7 @@ def test_indicators_say_the_state_in_words():
     assert lost["eyes"].text == "no face" and lost["tracking"].text == "LOST"
     rolled = indicators(replace(signals_at(1.0, 10), roll=92.0), s)
     assert (rolled["head"].text, rolled["head"].state) == ("roll +92: camera rotated?", "warn")
+    assert rolled["tracking"].text == "not measured: camera rotated"
 
 
 def test_model_versions_and_the_status_line():
