@@ -111,6 +111,7 @@ class ClipRecorder:
         self.live = live
         self.after_write = after_write
         self.stats = RecorderStats()
+        self.failure: str | None = None  # why the recorder stopped, once it has
         self._frames: queue.Queue = queue.Queue(maxsize=max(8, round(QUEUE_S * self.fps)))
         self._encode: queue.Queue = queue.Queue()
         self._results: queue.Queue[ClipResult] = queue.Queue()
@@ -128,7 +129,7 @@ class ClipRecorder:
     def frame(self, t: float, image: np.ndarray, obs: FaceObservation | None) -> None:
         """One frame (held by reference: sources hand out a new array per frame)."""
         item = ("frame", t, image, obs)
-        if not self.live:
+        if not self.live and self._cutter.is_alive():
             self._frames.put(item)
             return
         try:
@@ -138,11 +139,23 @@ class ClipRecorder:
 
     def alerts(self, updates: list[AlertUpdate]) -> None:
         for u in updates:
-            self._frames.put(("alert", u.action, u.alert), timeout=5.0)
+            if self.failure is not None:  # stopped: the alert gets the reason, not a clip
+                if u.action is AlertAction.RAISED:
+                    self._results.put(ClipResult(u.alert.uid, None, self.failure))
+                continue
+            self._send(("alert", u.action, u.alert))
 
     def flush(self) -> None:
         """Close every open clip at the last frame (a seek: what follows is another stretch)."""
-        self._frames.put(("flush",), timeout=5.0)
+        self._send(("flush",))
+
+    def _send(self, item: tuple) -> None:
+        """Never blocks the frame loop for long, nor fails it: a recorder that stopped (its
+        failure already reported as results) just misses the message."""
+        try:
+            self._frames.put(item, timeout=2.0 if self._cutter.is_alive() else 0.0)
+        except queue.Full:
+            log.warning("clip recorder behind or stopped: %s not recorded", item[0])
 
     def results(self) -> list[ClipResult]:
         """Clips finished since the last call."""
@@ -156,7 +169,8 @@ class ClipRecorder:
     def close(self, timeout: float | None = None) -> list[ClipResult]:
         """Close the open clips at the last frame, wait for them to be written (at most
         ``timeout`` seconds in all), and return the results not yet collected."""
-        self._frames.put(_CLOSE)
+        if self._cutter.is_alive():
+            self._frames.put(_CLOSE)
         self._cutter.join(timeout)
         self._encoder.join(timeout)
         return self.results()
@@ -174,8 +188,9 @@ class ClipRecorder:
             self._close_all()
         except Exception as exc:  # a recorder failure never reaches the frame loop
             log.error("clip recorder stopped: %s", exc, exc_info=True)
+            self.failure = f"clip recorder stopped: {exc}"
             for clip in self._open.values():
-                self._results.put(ClipResult(clip.alert.uid, None, f"clip recorder: {exc}"))
+                self._results.put(ClipResult(clip.alert.uid, None, self.failure))
             self._open.clear()
         finally:
             self._encode.put(_CLOSE)

@@ -288,3 +288,21 @@ def test_live_sessions_sharing_the_clip_store_never_overwrite_each_other(tmp_pat
         live_session(settings, images, tmp_path / "clips").run()
     clips = sorted((tmp_path / "clips").glob("*-001-microsleep.mp4"))
     assert len(clips) == 2 and all(read_clip(c).frames for c in clips)
+
+
+def test_a_recorder_that_breaks_never_stops_the_session(tmp_path, face_video, monkeypatch):
+    """The cutter thread dies on its first frame: every later frame, the alert and the end of
+    the session still go through, and the alert says why it has no clip."""
+    from drowsy.clips import recorder
+
+    def broken(self, image, obs):
+        raise RuntimeError("codec exploded")
+
+    monkeypatch.setattr(recorder.ClipRecorder, "_keep", broken)
+    settings = Settings(runtime={"estimator": "geometric"})
+    images = video_frames(face_video)
+    with AlertLog(tmp_path / "log.sqlite") as db:
+        summary = live_session(settings, images, tmp_path / "clips", db).run()
+        (row,) = db.alerts()
+    assert summary.frames == len(images) and summary.alerts_by_kind == {"microsleep": 1}
+    assert row.clip is None and row.clip_error == "clip recorder stopped: codec exploded"
