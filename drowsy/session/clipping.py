@@ -18,7 +18,9 @@ from drowsy.session.tally import SessionTally
 from drowsy.settings import ClipSettings
 
 log = logging.getLogger(__name__)
-CLOSE_WAIT_LIVE_S = 10.0  # a live session ends without waiting longer than this for clips
+# a live session ends without waiting longer than this for clips (the monitor waits 5 s for
+# its session thread before it lets go of it)
+CLOSE_WAIT_LIVE_S = 4.0
 
 
 class SessionClips:
