@@ -150,14 +150,21 @@ def test_a_live_session_never_waits_for_the_clip_encoder(tmp_path, face_video, m
     assert row.clip == str(clip) and read_clip(clip).frames
 
 
-def test_a_full_disk_for_clips_keeps_monitoring_and_the_alert(tmp_path, face_video, full_disk):
-    (full_disk / "filler").write_bytes(b"\0" * 250_000)
-    settings = Settings(runtime={"estimator": "geometric"})
+def monitored_to_the_end(tmp_path, face_video, clips: Path):
+    """A live logged session over the face video: every frame watched and its microsleep
+    logged; returns the alert's log row."""
     images = video_frames(face_video)
     with AlertLog(tmp_path / "log.sqlite") as db:
-        summary = live_session(settings, images, full_disk / "clips", db).run()
+        settings = Settings(runtime={"estimator": "geometric"})
+        summary = live_session(settings, images, clips, db).run()
         (row,) = db.alerts()
     assert summary.frames == len(images) and summary.alerts_by_kind == {"microsleep": 1}
+    return row
+
+
+def test_a_full_disk_for_clips_keeps_monitoring_and_the_alert(tmp_path, face_video, full_disk):
+    (full_disk / "filler").write_bytes(b"\0" * 250_000)
+    row = monitored_to_the_end(tmp_path, face_video, full_disk / "clips")
     assert row.clip is None and "No space left" in (row.clip_error or "")
     assert not list((full_disk / "clips").glob("*.mp4"))  # no half-written clip
 
@@ -299,10 +306,5 @@ def test_a_recorder_that_breaks_never_stops_the_session(tmp_path, face_video, mo
         raise RuntimeError("codec exploded")
 
     monkeypatch.setattr(recorder.ClipRecorder, "_keep", broken)
-    settings = Settings(runtime={"estimator": "geometric"})
-    images = video_frames(face_video)
-    with AlertLog(tmp_path / "log.sqlite") as db:
-        summary = live_session(settings, images, tmp_path / "clips", db).run()
-        (row,) = db.alerts()
-    assert summary.frames == len(images) and summary.alerts_by_kind == {"microsleep": 1}
+    row = monitored_to_the_end(tmp_path, face_video, tmp_path / "clips")
     assert row.clip is None and row.clip_error == "clip recorder stopped: codec exploded"
