@@ -77,6 +77,10 @@ class _Clip:
     close_at: float | None = None  # media time after which it is complete
     capped: bool = False
     cut_s: float = 0.0
+    nbytes: int = 0  # JPEG bytes it holds, kept up to date (not summed on every frame)
+
+    def __post_init__(self) -> None:
+        self.nbytes = sum(len(b) for _, b in self.head)
 
 
 @dataclass(slots=True)
@@ -228,13 +232,14 @@ class ClipRecorder:
         jpeg = self._encoded(frame) if self._open else b""
         for uid, clip in list(self._open.items()):
             self._extend(clip, t, jpeg)
-            held += sum(len(b) for _, b in clip.head) + sum(len(b) for _, b in clip.tail)
+            held += clip.nbytes
             if clip.close_at is not None and t >= clip.close_at:
                 self._finish(self._open.pop(uid))
         self.stats.peak_bytes = max(self.stats.peak_bytes, held)
 
     def _extend(self, clip: _Clip, t: float, jpeg: bytes) -> None:
         half = self.settings.max_s / 2
+        clip.nbytes += len(jpeg)
         if not clip.capped and t - clip.head[0][0] < self.settings.max_s:
             clip.head.append((t, jpeg))
             return
@@ -246,6 +251,7 @@ class ClipRecorder:
         clip.tail.append((t, jpeg))
         while clip.tail and clip.tail[0][0] < t - half:
             dropped = clip.tail.popleft()
+            clip.nbytes -= len(dropped[1])
             nxt = clip.tail[0][0] if clip.tail else t
             clip.cut_s += nxt - dropped[0]
 

@@ -82,7 +82,7 @@ def clip_fields(clip: Path | None, page_folder: Path | None) -> dict:
     if not clip.is_file():
         return {"clip_missing": clip.name}
     src = os.path.relpath(clip, page_folder) if page_folder is not None else clip.as_uri()
-    return {"clip_src": Path(src).as_posix(), "clip_width": 400}
+    return {"clip_src": Path(src).as_posix()}
 
 
 def alert_rows(
