@@ -65,7 +65,7 @@ class _Forward(SessionListener):
 
     def clip(self, uid: int, path: Path | None, error: str | None) -> None:
         if path is not None:
-            self.w.clip_saved.emit(f"clip of alert {uid} saved: {path.name}")
+            self.w.clip_saved.emit(f"alert {uid}: clip saved")
 
 
 class PipelineWorker(QObject):
