@@ -325,6 +325,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from training.person_build import (
         EYE_EXTRA,
         EYE_RECIPE,
+        YAWN_EXTRA,
         YAWN_RECIPE,
         PeopleBuildConfig,
         build_people_models,
@@ -351,6 +352,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         args.force,
         args.oof_only,
         eye_extra=tuple(replace(r, steps=args.steps or r.steps) for r in EYE_EXTRA),
+        yawn_extra=tuple(replace(r, steps=args.steps or r.steps) for r in YAWN_EXTRA),
         workers=args.workers,
     )
     t0 = time.monotonic()

@@ -79,6 +79,37 @@ def _summary_rows(table: dict) -> list[str]:
     return rows
 
 
+def _frame_rows(e: dict) -> list[str]:
+    """The decision per video frame (mean of both eyes, as the runtime takes it): the unit of
+    a driver's closures, reported beside the per-crop tables the rules score."""
+    if "oof_frames" not in e:
+        return []
+    rows = [
+        "## Per video frame (both eyes, as the runtime decides)",
+        "",
+        "The runtime calls a frame closed when the mean of its two eyes' probabilities is at"
+        " least 0.5 (`FrameSignals.eye_closed`); the baseline is `EAR < 0.2` on the mean of"
+        " both eyes' EAR. Sources with whole faces; reported, not used for any choice.",
+        "",
+        "Out of fold:",
+        "",
+        *_summary_rows(e["oof_frames"]["decision"]),
+        "",
+        *_source_rows(e["oof_frames"]),
+        "",
+    ]
+    if "final_test_frames" in e:
+        rows += [
+            "Final test:",
+            "",
+            *_summary_rows(e["final_test_frames"]["decision"]),
+            "",
+            *_source_rows(e["final_test_frames"]),
+            "",
+        ]
+    return rows
+
+
 def render_eyes(r: dict, people: dict, timings: dict) -> str:
     e = r["eyes"]
     rec = e["recipe"]
@@ -164,6 +195,7 @@ def render_eyes(r: dict, people: dict, timings: dict) -> str:
         "",
         *_source_rows(e["final_test"]),
         "",
+        *_frame_rows(e),
         "## Per person, out of fold (worst first)",
         "",
         *_people_rows(e["oof"]["decision"]),

@@ -22,6 +22,10 @@ from training.train import FinetuneConfig, finetune, predict
 log = logging.getLogger(__name__)
 
 
+# the steps of each task's base recipe (training/person_build.py): candidates name the rest
+BASE_STEPS = {"eyes": 1500, "yawn": 1000}
+
+
 @dataclass(frozen=True)
 class MemberRecipe:
     task: str = "eyes"
@@ -46,8 +50,10 @@ class MemberRecipe:
 
     @property
     def label(self) -> str:
+        """Candidate name: the architecture and what differs from the task's base recipe."""
         balanced = f"_sources{self.source_alpha:g}" if self.source_alpha else ""
-        return f"{self.arch}{balanced}_seed{self.seed}"
+        steps = "" if self.steps == BASE_STEPS.get(self.task) else f"_{self.steps}steps"
+        return f"{self.arch}{balanced}{steps}_seed{self.seed}"
 
     def finetune_config(self) -> FinetuneConfig:
         return FinetuneConfig(

@@ -146,6 +146,7 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
         eye_recipe=replace(person_build.EYE_RECIPE, **tiny),
         yawn_recipe=replace(person_build.YAWN_RECIPE, **tiny),
         eye_extra=tuple(replace(r, **tiny) for r in person_build.EYE_EXTRA),
+        yawn_extra=tuple(replace(r, **tiny) for r in person_build.YAWN_EXTRA),
     )
     results = person_build.build_people_models(cfg)
     write_people_cards(results, cfg.out)
@@ -161,7 +162,8 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
         assert not people & set(results[task]["oof"]["ensemble"]["by_person"])
         for f in range(5):
             Ensemble(cfg.work / "folds" / f"f{f}" / task)
-    assert "cnn_t48_seed0" in results["eyes"]["choice"]["scores"]
+    assert replace(person_build.EYE_EXTRA[0], **tiny).label in results["eyes"]["choice"]["scores"]
+    assert "decision" in results["eyes"]["oof_frames"]
     again = person_build.build_people_models(replace(cfg, force=True))  # resumes from work/
     assert again["eyes"]["choice"] == results["eyes"]["choice"]
 
@@ -188,4 +190,34 @@ def test_the_choice_takes_the_cheapest_candidate_within_the_tie():
     assert (
         cheapest_within_tie({"member0": 0.92, "ensemble": 0.94, "cnn_t48_seed0": 0.93}, groups)
         == "ensemble"
+    )
+
+
+def test_the_frame_decision_averages_both_eyes_as_the_runtime_does():
+    from training.person_build import ear_frame_baseline, frame_table
+
+    people = people_set()
+    people.face = np.arange(len(people)) // 2  # consecutive crops: a frame's two eyes
+    people.eye_label = (np.arange(len(people)) // 2) % 2  # both eyes of a frame agree
+    split = task_split(people, "eyes")
+    fl3d = np.flatnonzero(split.people.source == "fl3d")
+    # closed frames: one eye sure (0.9), the other hesitant (0.2): the mean 0.55 is closed;
+    # open frames: 0.6 and 0.3, mean 0.45, open. Per crop half of each class is wrong.
+    p = np.where(split.labels == 1, 0.9, 0.6)
+    p[1::2] = np.where(split.labels[1::2] == 1, 0.2, 0.3)
+    t = frame_table(p, split, fl3d)["by_source"]["fl3d"]
+    assert t["positives"] + t["negatives"] == len(fl3d) // 2
+    assert t["balanced_accuracy"] == 1.0
+    # the EAR baseline is one value per frame: the mean of the frame's two EARs below 0.2
+    base = ear_frame_baseline(split)
+    pairs = base[fl3d].reshape(-1, 2)
+    assert (pairs[:, 0] == pairs[:, 1]).all()
+    ear = split.people.ear[fl3d].reshape(-1, 2).mean(axis=1)
+    assert ((ear < 0.2) == (pairs[:, 0] == 1)).all()
+    # a frame with one eye missing (a crop of a face with no partner) is not a frame here
+    people.face[fl3d[0]] = 10_000
+    split = task_split(people, "eyes")
+    t = frame_table(p, split, np.flatnonzero(split.people.source == "fl3d"))
+    assert t["by_source"]["fl3d"]["positives"] + t["by_source"]["fl3d"]["negatives"] == (
+        len(fl3d) // 2 - 1
     )
