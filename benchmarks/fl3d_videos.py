@@ -18,98 +18,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drowsy.contracts import AlertAction, AlertKind, Frame  # noqa: E402
+from drowsy.contracts import AlertAction, AlertKind  # noqa: E402
 from drowsy.pipeline import Pipeline  # noqa: E402
 from drowsy.settings import Settings, apply_overrides  # noqa: E402
+from training.fl3d import (  # noqa: E402
+    FPS,
+    DriverFrames,
+    closures,
+    driver_frames,
+    drowsy_stretches,
+    temporal_scores,
+)
 
 DATA = ROOT.parent / "shared" / "data" / "fl3d"
-FPS = 30.0
 MIN_CLOSURE_FRAMES = 30  # >= 1 s at 30 fps: a microsleep the product must alert
-NAME = re.compile(r"^(?P<driver>P\d+).*?__frame(?P<frame>\d+)$")
 EYE_ALERTS = {AlertKind.MICROSLEEP, AlertKind.SLEEP, AlertKind.UNRESPONSIVE}
-
-
-@dataclass
-class DriverFrames:
-    driver: str
-    numbers: list[int]
-    labels: list[str]  # alert / microsleep / yawning
-    paths: list[Path]
-
-
-def driver_frames(root: Path) -> dict[str, DriverFrames]:
-    rows = defaultdict(list)
-    for cls in ("alert", "microsleep", "yawning"):
-        for p in (root / cls).glob("*.jpg"):
-            m = NAME.match(p.stem)
-            if m:
-                rows[m["driver"]].append((int(m["frame"]), cls, p))
-    out = {}
-    for d, r in rows.items():
-        r.sort()
-        out[d] = DriverFrames(d, [x[0] for x in r], [x[1] for x in r], [x[2] for x in r])
-    return out
-
-
-def closures(numbers: list[int], labels: list[str]) -> list[tuple[int, int]]:
-    """(first, last) frame numbers of each run of consecutive microsleep frames."""
-    runs, start, prev = [], None, None
-    for n, lab in zip(numbers, labels, strict=True):
-        if lab == "microsleep" and start is not None and prev is not None and n == prev + 1:
-            prev = n
-            continue
-        if start is not None:
-            runs.append((start, prev))
-            start = None
-        if lab == "microsleep":
-            start = prev = n
-    if start is not None:
-        runs.append((start, prev))
-    return runs
-
-
-def drowsy_stretches(numbers: list[int], labels: list[str], gap_s: float = 10.0):
-    """(start, end) seconds of each drowsy stretch: microsleep and yawning frames, merged where
-    less than ``gap_s`` apart. What the temporal model should alert on; the rest of the video
-    (alert frames) it should not."""
-    times = [n / FPS for n, lab in zip(numbers, labels, strict=True) if lab != "alert"]
-    out: list[list[float]] = []
-    for t in times:
-        if out and t - out[-1][1] < gap_s:
-            out[-1][1] = t
-        else:
-            out.append([t, t])
-    return [(a, b) for a, b in out]
-
-
-def temporal_scores(raised: list[float], stretches: list[tuple[float, float]], after_s=5.0):
-    """Recall over drowsy stretches (an alert from its start to ``after_s`` past its end), the
-    delay from the stretch's start, and the alerts outside every stretch (false)."""
-    hits, delays = 0, []
-    for a, b in stretches:
-        got = [s for s in raised if a <= s <= b + after_s]
-        if got:
-            hits += 1
-            delays.append(min(got) - a)
-    false = [s for s in raised if not any(a <= s <= b + after_s for a, b in stretches)]
-    return {
-        "temporal_stretches": len(stretches),
-        "temporal_recall": hits / len(stretches) if stretches else None,
-        "temporal_delay_s_median": float(np.median(delays)) if delays else None,
-        "temporal_false_alerts": len(false),
-    }
 
 
 def f1(truth: np.ndarray, pred: np.ndarray) -> float:
@@ -118,8 +50,6 @@ def f1(truth: np.ndarray, pred: np.ndarray) -> float:
 
 
 def run_driver(df: DriverFrames, settings: Settings) -> dict:
-    first = cv2.imread(str(df.paths[0]))
-    h, w = first.shape[:2]
     closed_truth, closed_pred, ear_pred, times = [], [], [], []
     raised: list[tuple[str, float]] = []
     withheld: dict[str, int] = defaultdict(int)
@@ -128,12 +58,9 @@ def run_driver(df: DriverFrames, settings: Settings) -> dict:
     run_start, prev_t = None, 0.0
     threshold = settings.signals.closed_threshold  # what the alert engine calls closed
     with Pipeline(settings) as pipe:
-        for idx, (n, lab, p) in enumerate(zip(df.numbers, df.labels, df.paths, strict=True)):
-            img = cv2.imread(str(p))
-            if img.shape[:2] != (h, w):
-                img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-            t = n / FPS
-            r = pipe.process(Frame(img, t, idx))
+        for frame, lab in df.video():
+            t = frame.timestamp_s
+            r = pipe.process(frame)
             withheld[str(r.temporal_withheld)] += 1
             for u in r.updates:
                 if u.action is AlertAction.RAISED and u.alert.kind in EYE_ALERTS:
