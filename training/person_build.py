@@ -55,7 +55,6 @@ EYE_EXTRA = (
     MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, source_alpha=0.5),
     # longer training (third amendment of docs/PROTOCOL.md): 1500 steps had never been varied
     MemberRecipe(task="eyes", arch="cnn_t32", steps=4000),
-    MemberRecipe(task="eyes", arch="cnn_t48", steps=4000),
 )
 YAWN_RECIPE = MemberRecipe(task="yawn", arch="cnn_t32", steps=BASE_STEPS["yawn"], occlude_p=0.3)
 YAWN_EXTRA = (MemberRecipe(task="yawn", arch="cnn_t32", steps=2500, occlude_p=0.3),)
