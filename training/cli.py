@@ -72,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.add_argument("--quick", action="store_true", help="tiny budgets (a smoke test)")
 
+    p = sub.add_parser(
+        "temporal-real",
+        help="the temporal model with real FL3D and webcam sequences beside the simulator, "
+        "chosen leave-one-driver-out (needs `reproduce`'s work folder)",
+    )
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--models", type=Path, default=ROOT / "models")
+    p.add_argument("--work", type=Path, default=ROOT / "build" / "people")
+
     p = sub.add_parser("crops", help="cut aligned crops with the runtime tracker (cached)")
     p.add_argument("inputs", nargs="+", type=Path, help="videos, face images or folders of them")
     p.add_argument("--out", type=Path, required=True, help="writes OUT/unlabelled/*.png")
@@ -318,6 +327,31 @@ def _export(model, args: argparse.Namespace, task: str, training: dict) -> int:
     return 0
 
 
+def cmd_temporal_real(args: argparse.Namespace) -> int:
+    from training.temporal.build import write_card
+    from training.temporal.real import RealBuildConfig, build_real
+
+    for path in (args.data / "fl3d", args.data / "videos"):
+        if not path.is_dir():
+            raise UserError(f"{path}: no such data folder")
+    results = build_real(RealBuildConfig(args.data, args.work, args.models))
+    write_card(args.models)
+    summary = {k: results["oof"][k] for k in ("candidate", "shipped")}
+    print(
+        json.dumps(
+            {
+                "ships": results["ships"],
+                "oof": {
+                    k: {m: v[m] for m in ("recall", "false_alerts")} for k, v in summary.items()
+                },
+                "awake_alerts": results["awake_alerts"],
+                "minutes": results["minutes"],
+            }
+        )
+    )
+    return 0
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -388,6 +422,7 @@ COMMANDS = {
     "reproduce": cmd_reproduce,
     "selfsup": cmd_selfsup,
     "temporal": cmd_temporal,
+    "temporal-real": cmd_temporal_real,
     "crops": cmd_crops,
     "pretrain": cmd_pretrain,
     "finetune": cmd_finetune,

@@ -13,15 +13,15 @@ from tests.helpers import sequence
 
 pytest.importorskip("torch")
 
-from training.temporal.real import (  # noqa: E402
+from training.temporal.real import (
     Recording,
     fit_with_real,
     replay,
     scored_windows,
     window_labels,
 )
-from training.temporal.simulator import NoiseModel  # noqa: E402
-from training.temporal.train import TemporalConfig, export  # noqa: E402
+from training.temporal.simulator import NoiseModel
+from training.temporal.train import TemporalConfig, export
 
 
 def test_windows_are_drowsy_only_inside_a_stretch_and_alert_only_far_from_one():
@@ -98,3 +98,40 @@ def test_replay_counts_the_temporal_alerts_the_runtime_raises(small_cfg, tmp_pat
     assert run["peak_drowsiness"] > 0.9
     # raised once, inside the closed stretch, after the 5 s the alert must hold
     assert len(run["raised_s"]) == 1 and run["raised_s"][0] >= 10.0
+
+
+def test_the_card_says_whether_the_real_model_ships():
+    from training.temporal.build import real_section
+
+    def block(hits: int, false: int) -> dict:
+        drivers = {
+            "P1": {
+                "temporal_stretches": 2,
+                "temporal_hits": hits,
+                "temporal_delays_s": [3.0] * hits,
+                "temporal_false_alerts": false,
+            }
+        }
+        delay = 3.0 if hits else None
+        return {
+            "drivers": drivers,
+            "stretches": 2,
+            "alerted": hits,
+            "recall": hits / 2,
+            "delay_s_median": delay,
+            "false_alerts": false,
+        }
+
+    awake = {"v": {"raised_s": [], "peak_drowsiness": 0.1, "seconds": 60.0}}
+    real = {
+        "oof": {"candidate": block(2, 0), "shipped": block(1, 0)},
+        "awake": {"candidate": awake, "shipped": awake},
+        "final_windows": {"windows": 100, "drowsy_windows": 20},
+        "final_test": block(1, 0),
+        "ships": True,
+        "minutes": 3.0,
+    }
+    text = real_section(real)
+    assert "**ships**" in text and "| with real sequences | 2 / 2 | 3.0 | 0 |" in text
+    assert "| simulator only (shipped before) | 1 / 2 | 3.0 | 0 |" in text
+    assert "did not pass" in real_section(real | {"ships": False})

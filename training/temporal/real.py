@@ -337,7 +337,7 @@ def build_real(rc: RealBuildConfig) -> dict:
         results["final_test"] = score_drivers(test, drivers)
         results["final_test_runs"] = test
         if ships:
-            export(
+            results["export"] = export(
                 final,
                 shipped,
                 rc.cfg,
