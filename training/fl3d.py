@@ -70,9 +70,11 @@ def driver_frames(root: Path) -> dict[str, DriverFrames]:
 
 def closures(numbers: list[int], labels: list[str]) -> list[tuple[int, int]]:
     """(first, last) frame numbers of each run of consecutive microsleep frames."""
-    runs, start, prev = [], None, None
+    runs: list[tuple[int, int]] = []
+    start: int | None = None
+    prev = -2
     for n, lab in zip(numbers, labels, strict=True):
-        if lab == "microsleep" and start is not None and prev is not None and n == prev + 1:
+        if lab == "microsleep" and start is not None and n == prev + 1:
             prev = n
             continue
         if start is not None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -285,12 +286,11 @@ def build_real(rc: RealBuildConfig) -> dict:
     if not shipped.is_file():
         raise TrainingError(f"{shipped}: no shipped temporal model to compare with")
     noise_path = rc.models / "temporal" / "noise.json"
-    noise = NoiseModel(
-        **{
-            k: np.asarray(v) if isinstance(v, list) else v
-            for k, v in json.loads(noise_path.read_text()).items()
-        }
-    )
+    fields: dict[str, Any] = {
+        k: np.asarray(v) if isinstance(v, list) else v
+        for k, v in json.loads(noise_path.read_text()).items()
+    }
+    noise = NoiseModel(**fields)
     folds = development_drivers(rc.work)
     models_for = {d: rc.work / "folds" / f"f{f}" for d, f in sorted(folds.items())}
     models_for[TEST_DRIVER] = rc.models
