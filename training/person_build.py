@@ -144,27 +144,17 @@ def per_frame(p: np.ndarray, split: Split, idx: np.ndarray) -> tuple[np.ndarray,
     return first[keep], (sums / 2)[keep]
 
 
-def frame_table(p: np.ndarray, split: Split, idx: np.ndarray) -> dict:
-    """:func:`_table` over frames instead of crops (sources with landmarks)."""
+def frame_table(
+    values: np.ndarray, split: Split, idx: np.ndarray, threshold: float | None = None
+) -> dict:
+    """:func:`_table` over frames instead of crops (sources with landmarks): the frame's mean
+    of both eyes' ``values``; with ``threshold``, closed where that mean is below it (the
+    ``EAR < 0.2`` baseline on the runtime's ``FrameSignals.ear``)."""
     lm = idx[~np.isnan(split.people.ear[idx])]
-    rows, mean_p = per_frame(p, split, lm)
+    rows, mean = per_frame(values, split, lm)
     full = np.full(len(split.labels), np.nan)
-    full[rows] = mean_p
+    full[rows] = mean if threshold is None else (mean < threshold).astype(float)
     return _table(full, split, rows)
-
-
-def ear_frame_baseline(split: Split) -> np.ndarray:
-    """Per crop, its frame's mean EAR of both eyes < 0.2 (the runtime's ``FrameSignals.ear``);
-    NaN without landmarks. Averaged again by :func:`per_frame`, it stays 0/1."""
-    ear = split.people.ear
-    out = np.full(len(ear), np.nan)
-    rows, mean_ear = per_frame(ear, split, np.flatnonzero(~np.isnan(ear)))
-    by_face = dict(zip(split.people.face[rows].tolist(), mean_ear.tolist(), strict=True))
-    for i in np.flatnonzero(~np.isnan(ear)):
-        m = by_face.get(int(split.people.face[i]))
-        if m is not None:
-            out[i] = float(m < 0.2)
-    return out
 
 
 PITCH_BINS = (-90.0, -20.0, -10.0, 0.0, 10.0, 90.0)
@@ -319,7 +309,7 @@ class PeopleBuild:
             "oof_frames": {k: frame_table(p, split, dev) for k, p in cands.items()}
             | {
                 "decision": frame_table(decision, split, dev),
-                "ear_0.2": frame_table(ear_frame_baseline(split), split, dev),
+                "ear_0.2": frame_table(split.people.ear, split, dev, threshold=0.2),
             },
         }
         return self.train_final(b, chosen)
@@ -405,7 +395,7 @@ class PeopleBuild:
         if b.task == "eyes":  # the runtime's unit, reported beside the crops
             b.results["final_test_frames"] = {
                 "decision": frame_table(full.copy(), split, idx),
-                "ear_0.2": frame_table(ear_frame_baseline(split), split, idx),
+                "ear_0.2": frame_table(split.people.ear, split, idx, threshold=0.2),
             }
         full[idx] = baseline
         out[name] = _table(full.copy(), split, idx)

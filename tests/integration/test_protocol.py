@@ -194,7 +194,7 @@ def test_the_choice_takes_the_cheapest_candidate_within_the_tie():
 
 
 def test_the_frame_decision_averages_both_eyes_as_the_runtime_does():
-    from training.person_build import ear_frame_baseline, frame_table
+    from training.person_build import frame_table
 
     people = people_set()
     people.face = np.arange(len(people)) // 2  # consecutive crops: a frame's two eyes
@@ -209,11 +209,13 @@ def test_the_frame_decision_averages_both_eyes_as_the_runtime_does():
     assert t["positives"] + t["negatives"] == len(fl3d) // 2
     assert t["balanced_accuracy"] == 1.0
     # the EAR baseline is one value per frame: the mean of the frame's two EARs below 0.2
-    base = ear_frame_baseline(split)
-    pairs = base[fl3d].reshape(-1, 2)
-    assert (pairs[:, 0] == pairs[:, 1]).all()
     ear = split.people.ear[fl3d].reshape(-1, 2).mean(axis=1)
-    assert ((ear < 0.2) == (pairs[:, 0] == 1)).all()
+    frame_label = split.labels[fl3d].reshape(-1, 2)[:, 0]
+    base = frame_table(split.people.ear, split, fl3d, threshold=0.2)["by_source"]["fl3d"]
+    assert base["positives"] + base["negatives"] == len(fl3d) // 2
+    closed_pred = ear < 0.2
+    assert base["recall"] == pytest.approx(closed_pred[frame_label == 1].mean())
+    assert base["fpr"] == pytest.approx(closed_pred[frame_label == 0].mean())
     # a frame with one eye missing (a crop of a face with no partner) is not a frame here
     people.face[fl3d[0]] = 10_000
     split = task_split(people, "eyes")

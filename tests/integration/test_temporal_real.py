@@ -135,3 +135,16 @@ def test_the_card_says_whether_the_real_model_ships():
     assert "**ships**" in text and "| with real sequences | 2 / 2 | 3.0 | 0 |" in text
     assert "| simulator only (shipped before) | 1 / 2 | 3.0 | 0 |" in text
     assert "did not pass" in real_section(real | {"ships": False})
+
+
+def test_development_drivers_come_from_the_people_build_beside_the_models(tmp_path):
+    import json
+
+    from training.errors import TrainingError
+    from training.temporal.real import development_drivers
+
+    with pytest.raises(TrainingError, match=r"people_results\.json: missing"):
+        development_drivers(tmp_path)
+    folds = {"f0": ["fl3d:P1"], "f1": ["fl3d:P2"], "f2": []}
+    (tmp_path / "people_results.json").write_text(json.dumps({"fold_models": folds}))
+    assert development_drivers(tmp_path) == {"P1": 0, "P2": 1}

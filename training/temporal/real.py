@@ -254,20 +254,17 @@ def _to_onnx(model: TemporalNet, cfg: TemporalConfig, folder: Path, name: str) -
 @dataclass(frozen=True)
 class RealBuildConfig:
     data: Path  # ../shared/data
-    work: Path  # the people build's work folder (folds/fK and the people results)
+    work: Path  # the people build's work folder (its fold models: folds/fK)
     models: Path  # the shipped models (temporal/ is replaced when the rule says so)
     cfg: TemporalConfig = field(default_factory=TemporalConfig)
 
 
-def development_drivers(work: Path) -> dict[str, int]:
-    """Each FL3D development driver's fold, from the people build's results."""
-    path = work / "people_results.json"
+def development_drivers(models: Path) -> dict[str, int]:
+    """Each FL3D development driver's fold, from the people build's results beside the models
+    (the fold models themselves are in its ``--work`` folder)."""
+    path = models / "people_results.json"
     if not path.is_file():
-        candidates = sorted(work.parent.glob("**/people_results.json"))
-        raise TrainingError(
-            f"{path}: missing; run `python -m training reproduce --work {work}` first"
-            + (f" (found {candidates[0]})" if candidates else "")
-        )
+        raise TrainingError(f"{path}: missing; run `python -m training reproduce --out {models}`")
     folds = json.loads(path.read_text()).get("fold_models", {})
     out = {}
     for f, people in folds.items():
@@ -291,7 +288,7 @@ def build_real(rc: RealBuildConfig) -> dict:
         for k, v in json.loads(noise_path.read_text()).items()
     }
     noise = NoiseModel(**fields)
-    folds = development_drivers(rc.work)
+    folds = development_drivers(rc.models)
     models_for = {d: rc.work / "folds" / f"f{f}" for d, f in sorted(folds.items())}
     models_for[TEST_DRIVER] = rc.models
     log.info("recording %d FL3D drivers", len(models_for))
