@@ -367,6 +367,64 @@ def kaggle_people(data: Path, cache: Path) -> PeopleSet:
     return _cached(cache, "kaggle", paths, build)
 
 
+PAINTED_MIN_EAR = 0.2  # only a face whose eyes are clearly open is painted shut
+
+
+def painted_people(data: Path, cache: Path) -> PeopleSet:
+    """Closed-eye crops made from open-eyed daylight faces of many people: the CK+ faces with
+    an open-eyed expression, their lids painted shut by the scenario renderer, taken through
+    the face's native 48 px and back (so the paint is as blurred as the face) and tracked again
+    as the runtime would. Why: every real closed eye of several people is a night-time
+    near-infrared or in-car one (MRL, FL3D), so nothing shows the network a closed eye in a
+    daylight face; these do, paired with the same faces' open eyes. (The portraits are left
+    out: at their resolution the paint is a flat patch with a crisp lash line, a shortcut.)
+    Synthetic, so training data only (:attr:`training.protocol.Split.extra`: never scored),
+    tied to the face's person, so a fold trains on the painted eyes of its training people
+    only."""
+    import cv2
+
+    from training.synthetic import OPEN_EYED, UPSCALE_TO, _paint_closed, ckplus_images, subject_of
+
+    paths = [p for p in ckplus_images(data / "mouth_negatives") if OPEN_EYED.match(p.name)]
+    if not paths:
+        raise TrainingError(f"{data / 'mouth_negatives'}: no open-eyed CK+ faces to paint")
+
+    def build(paths: list[Path]) -> PeopleSet:
+        rows, face = _Rows(), 0
+        with _static_tracker() as tracker:
+            for p in paths:
+                img = read_image(p)
+                if img is None:
+                    continue
+                native = (img.shape[1], img.shape[0])
+                f = UPSCALE_TO / min(img.shape[:2])
+                img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+                obs = tracker.process(Frame(img, 0.0, 0))
+                if not obs.present or obs.landmarks is None:
+                    continue
+                if min(obs.ear_left or 0.0, obs.ear_right or 0.0) < PAINTED_MIN_EAR:
+                    continue
+                shut = tracker.process(Frame(_paint_closed(img, obs.landmarks, native), 0.0, 0))
+                if not shut.present or shut.crops is None:
+                    continue
+                for crop, ear in (
+                    (shut.crops.left_eye, shut.ear_left),
+                    (shut.crops.right_eye, shut.ear_right),
+                ):
+                    rows.add(
+                        crop,
+                        eye_label=1,
+                        person=f"ck:{subject_of(p)}",
+                        source="ckplus_painted",
+                        ear=NAN if ear is None else float(ear),
+                        face=face,
+                    )
+                face += 1
+        return rows.build()
+
+    return _cached(cache, "painted", paths, build)
+
+
 SOURCES = {
     "mrl": lambda data, cache: mrl_people(data / "eyes_mrl", cache),
     "fl3d": lambda data, cache: fl3d_people(data / "fl3d", cache),

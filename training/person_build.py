@@ -24,7 +24,7 @@ from training.data import TASK_CLASSES, TASK_REGIONS
 from training.export import export_onnx
 from training.metrics_people import report
 from training.models import ARCHS, CropNet
-from training.people import PeopleSet, load_people
+from training.people import PeopleSet, load_people, painted_people
 from training.person_recipe import (
     BASE_STEPS,
     GATE_SOFTNESS,
@@ -55,6 +55,8 @@ EYE_EXTRA = (
     MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, source_alpha=0.5),
     # longer training (third amendment of docs/PROTOCOL.md): 1500 steps had never been varied
     MemberRecipe(task="eyes", arch="cnn_t32", steps=4000),
+    # fourth amendment: daylight faces of the training people with their lids painted shut
+    MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True),
 )
 YAWN_RECIPE = MemberRecipe(task="yawn", arch="cnn_t32", steps=BASE_STEPS["yawn"], occlude_p=0.3)
 YAWN_EXTRA = (MemberRecipe(task="yawn", arch="cnn_t32", steps=2500, occlude_p=0.3),)
@@ -251,8 +253,16 @@ class PeopleBuild:
             cands["previous"] = np.where(split.fold >= 0, old, np.nan)
         return groups, cands
 
+    def split(self, people: PeopleSet, task: str) -> Split:
+        """The protocol's split of one task, with the painted eyes attached as training-only
+        crops when a recipe of the task asks for them."""
+        split = task_split(people, task)
+        if any(r.painted for r in self.recipes(task)):
+            split.extra = painted_people(self.cfg.data, self.cfg.work / "crops")
+        return split
+
     def eyes(self, people: PeopleSet) -> TaskBuild:
-        split = task_split(people, "eyes")
+        split = self.split(people, "eyes")
         b = TaskBuild("eyes", split)
         groups, cands = self.members("eyes", split)
         y, src = split.labels, split.people.source
@@ -315,7 +325,7 @@ class PeopleBuild:
         return self.train_final(b, chosen)
 
     def yawn(self, people: PeopleSet) -> TaskBuild:
-        split = task_split(people, "yawn")
+        split = self.split(people, "yawn")
         b = TaskBuild("yawn", split)
         groups, cands = self.members("yawn", split)
         y, src, mar = split.labels, split.people.source, split.people.mar
@@ -355,11 +365,9 @@ class PeopleBuild:
         """The chosen members again, now on every development person."""
         self.tick(f"{b.task}_oof")
         train = b.split.development
-        images, labels = b.split.people.images[train], b.split.labels[train]
         b.chosen = chosen
         b.results["choice"]["recipes"] = [asdict(r) for r in chosen]
-        sources = b.split.people.source[train]
-        b.models = [train_member(r, images, labels, sources) for r in chosen]
+        b.models = [train_member(r, *b.split.training_rows(train, r.painted)) for r in chosen]
         self.tick(f"{b.task}_final")
         return b
 
@@ -405,6 +413,9 @@ class PeopleBuild:
         """``out/<task>/``: the members' ONNX files, their checksums and ``ensemble.json``."""
         folder = out / b.task
         entries = []
+        sources = set(b.split.people.source[b.split.development].tolist())
+        if b.split.extra is not None and any(r.painted for r in b.chosen):
+            sources |= set(b.split.extra.source.tolist())
         for k, model in enumerate(models):
             name = f"m{k + 1}_{model.arch}_people"
             info = export_onnx(
@@ -416,7 +427,7 @@ class PeopleBuild:
                 member=name,
                 version=VERSION,
                 training={
-                    "sources": sorted(set(b.split.people.source[b.split.development].tolist())),
+                    "sources": sorted(sources),
                     "recipe": b.results["recipe"] | {"seed": b.results["recipe"]["seed"] + k},
                     "protocol": "docs/PROTOCOL.md",
                 },
@@ -498,9 +509,11 @@ class PeopleBuild:
         self.tick("crops")
         tasks = (self.cfg.oof_only,) if self.cfg.oof_only else TASKS
         if self.cfg.workers > 1:
+            for t in tasks:  # the painted crops are cached here, not by two workers at once
+                self.split(people, t)
             self.fill_oof_in_parallel(tasks)
         if self.cfg.oof_only:
-            self.members(self.cfg.oof_only, task_split(people, self.cfg.oof_only))
+            self.members(self.cfg.oof_only, self.split(people, self.cfg.oof_only))
             self.tick("total")
             return self.results
         self.results["people"] = {
@@ -541,7 +554,8 @@ def _fill_oof(cfg: PeopleBuildConfig, recipe: MemberRecipe) -> str:
 
     torch.set_num_threads(1)
     people = with_occluded_mouths(load_people(cfg.data, cfg.work / "crops"))
-    PeopleBuild(cfg).oof(recipe, task_split(people, recipe.task))
+    build = PeopleBuild(cfg)
+    build.oof(recipe, build.split(people, recipe.task))
     return f"{recipe.task} {recipe.arch} seed {recipe.seed}"
 
 

@@ -38,14 +38,17 @@ class MemberRecipe:
     # draw each crop with weight (crops of its source)^-alpha: 0 = as they come (MRL, 12k
     # close-ups, dominates); 0.5 = square-root balancing, the small video sources count more
     source_alpha: float = 0.0
+    # eyes: add the painted-shut daylight faces of the training people (Split.extra)
+    painted: bool = False
 
     @property
     def key(self) -> str:
         """Cache key of its OOF predictions (fields at their default that were added later
         are left out, so earlier caches stay valid)."""
         fields = asdict(self)
-        if fields["source_alpha"] == 0.0:
-            del fields["source_alpha"]
+        for late in ("source_alpha", "painted"):
+            if not fields[late]:
+                del fields[late]
         return "-".join(str(v) for v in fields.values())
 
     @property
@@ -53,7 +56,8 @@ class MemberRecipe:
         """Candidate name: the architecture and what differs from the task's base recipe."""
         balanced = f"_sources{self.source_alpha:g}" if self.source_alpha else ""
         steps = "" if self.steps == BASE_STEPS.get(self.task) else f"_{self.steps}steps"
-        return f"{self.arch}{balanced}{steps}_seed{self.seed}"
+        painted = "_painted" if self.painted else ""
+        return f"{self.arch}{balanced}{painted}{steps}_seed{self.seed}"
 
     def finetune_config(self) -> FinetuneConfig:
         return FinetuneConfig(
@@ -94,7 +98,7 @@ def recipe_oof(
     images = split.people.images
 
     def fit_predict(train: np.ndarray, val: np.ndarray) -> np.ndarray:
-        model = train_member(recipe, images[train], split.labels[train], split.people.source[train])
+        model = train_member(recipe, *split.training_rows(train, recipe.painted))
         f = int(split.fold[val[0]])
         if keep is not None:
             keep[f] = model

@@ -81,6 +81,9 @@ class Split:
     people: PeopleSet  # this task's labelled crops
     labels: np.ndarray
     fold: np.ndarray  # as assign_folds
+    # training-only crops tied to a person (painted lids): never predicted, never scored;
+    # a model trains on those whose person is in its training rows
+    extra: PeopleSet | None = None
 
     @property
     def test(self) -> np.ndarray:
@@ -89,6 +92,22 @@ class Split:
     @property
     def development(self) -> np.ndarray:
         return np.flatnonzero(self.fold != -2)
+
+    def training_rows(
+        self, idx: np.ndarray, with_extra: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(images, labels, sources) a model trained on rows ``idx`` sees; with ``with_extra``
+        also the extra crops of the people among those rows (so a held-out person's painted
+        eyes never train the model that predicts them)."""
+        images, labels = self.people.images[idx], self.labels[idx]
+        sources = self.people.source[idx]
+        if with_extra and self.extra is not None and len(self.extra):
+            ex = self.extra
+            m = np.isin(ex.person, np.unique(self.people.person[idx]))
+            images = np.concatenate([images, ex.images[m]])
+            labels = np.concatenate([labels, ex.eye_label[m]])
+            sources = np.concatenate([sources, ex.source[m]])
+        return images, labels, sources
 
 
 def task_split(people: PeopleSet, task: str, folds: int = FOLDS) -> Split:

@@ -137,6 +137,15 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
     from training.people_cards import write_people_cards
 
     monkeypatch.setattr(person_build, "load_people", lambda data, cache: mixed_people())
+
+    def painted(data, cache):
+        people = mixed_people()
+        shut = people.take(np.flatnonzero((people.source == "ckplus") & (people.eye_label == 0)))
+        shut.eye_label[:] = 1
+        shut.source = np.full(len(shut), "ckplus_painted")
+        return shut
+
+    monkeypatch.setattr(person_build, "painted_people", painted)
     tiny = {"steps": 3, "batch_size": 8}
     cfg = person_build.PeopleBuildConfig(
         tmp_path / "data",
@@ -162,7 +171,8 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
         assert not people & set(results[task]["oof"]["ensemble"]["by_person"])
         for f in range(5):
             Ensemble(cfg.work / "folds" / f"f{f}" / task)
-    assert replace(person_build.EYE_EXTRA[0], **tiny).label in results["eyes"]["choice"]["scores"]
+    for extra in person_build.EYE_EXTRA:
+        assert replace(extra, **tiny).label in results["eyes"]["choice"]["scores"]
     assert "decision" in results["eyes"]["oof_frames"]
     again = person_build.build_people_models(replace(cfg, force=True))  # resumes from work/
     assert again["eyes"]["choice"] == results["eyes"]["choice"]
@@ -223,3 +233,64 @@ def test_the_frame_decision_averages_both_eyes_as_the_runtime_does():
     assert t["by_source"]["fl3d"]["positives"] + t["by_source"]["fl3d"]["negatives"] == (
         len(fl3d) // 2 - 1
     )
+
+
+def test_painted_eyes_train_only_the_folds_whose_people_they_show():
+    """A painted crop of a person in the held-out fold would teach that person's face to the
+    model that predicts it: each fold's training rows hold the painted crops of its own
+    training people only, and the final-test people's never."""
+    from dataclasses import replace
+
+    from training.person_recipe import MemberRecipe
+
+    split = task_split(people_set(), "eyes")
+    dev = [p for p in set(split.people.person.tolist()) if not p.startswith("kaggle:")]
+    extra = split.people.take(np.arange(len(dev)))
+    extra.person = np.asarray(sorted(dev))  # one painted crop per person
+    extra.source = np.full(len(dev), "ckplus_painted")
+    extra.eye_label = np.ones(len(dev), np.int64)
+    split.extra = extra
+    person_fold = {p: int(split.fold[split.people.person == p][0]) for p in dev}
+    for f in range(FOLDS):
+        train = np.flatnonzero((split.fold >= -1) & (split.fold != f))
+        images, labels, sources = split.training_rows(train, with_extra=True)
+        painted = sources == "ckplus_painted"
+        expected = {p for p, k in person_fold.items() if k not in (f, -2)}
+        assert int(painted.sum()) == len(expected)
+        assert (labels[painted] == 1).all() and len(images) == len(labels) == len(sources)
+        plain = split.training_rows(train)[2]
+        assert "ckplus_painted" not in set(plain.tolist())  # recipes without painting: as before
+    base = MemberRecipe()
+    assert replace(base, painted=True).key != base.key
+    assert "painted" not in base.key  # the caches of earlier recipes keep their names
+    assert replace(base, painted=True).label == "cnn_t32_painted_seed0"
+
+
+def test_painted_ckplus_eyes_are_closed_crops_of_the_painted_subjects(tmp_path):
+    """A handful of real CK+ faces: every painted crop is labelled closed, belongs to the
+    subject it was painted from, and differs from that face's open-eye crop (the paint
+    changed the eye); faces whose expression squeezes the eyes are never painted."""
+    import shutil
+
+    from tests.conftest import need_shared_data
+    from training.people import ckplus_people, painted_people
+    from training.synthetic import OPEN_EYED, subject_of
+
+    source = need_shared_data() / "mouth_negatives"
+    data = tmp_path / "data"
+    picked = sorted(source.glob("surprise_open_mouth/*.jpg"))[:6]
+    squeezed = [
+        p for p in sorted(source.glob("other_expression/*.jpg")) if not OPEN_EYED.match(p.name)
+    ][:2]
+    for p in picked + squeezed:
+        (data / "mouth_negatives" / p.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, data / "mouth_negatives" / p.parent.name / p.name)
+    shut = painted_people(data, tmp_path / "cache")
+    assert len(shut) >= 4 and (shut.eye_label == 1).all()
+    assert set(shut.source.tolist()) == {"ckplus_painted"}
+    subjects = {f"ck:{subject_of(p)}" for p in picked}
+    assert set(shut.person.tolist()) <= subjects
+    open_eyes = ckplus_people(data / "mouth_negatives", tmp_path / "cache")
+    open_eyes = open_eyes.take(np.flatnonzero(open_eyes.eye_label == 0))
+    diff = np.abs(shut.images[:2].astype(float) - open_eyes.images[:2].astype(float)).mean()
+    assert diff > 5  # grey levels: the lids cover the eye
