@@ -81,8 +81,8 @@ class Split:
     people: PeopleSet  # this task's labelled crops
     labels: np.ndarray
     fold: np.ndarray  # as assign_folds
-    # training-only crops tied to a person (painted lids): never predicted, never scored;
-    # a model trains on those whose person is in its training rows
+    # training-only eye crops tied to a person (painted lids; labelled by their eye_label, so
+    # eyes only): never predicted, never scored; a model trains on those of its training people
     extra: PeopleSet | None = None
 
     @property
