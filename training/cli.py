@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="only fill one task's out-of-fold cache in --work and stop",
     )
     p.add_argument(
+        "--all-candidates",
+        action="store_true",
+        help="also train the eye candidates that lost the rule (48 px, 4000 steps; ~30 min "
+        "more): docs/PROTOCOL.md, 'Candidates that lost'",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=2,
@@ -358,6 +364,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from training.people_cards import write_people_cards
     from training.person_build import (
         EYE_EXTRA,
+        EYE_LOST,
         EYE_RECIPE,
         YAWN_EXTRA,
         YAWN_RECIPE,
@@ -385,7 +392,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         yawn,
         args.force,
         args.oof_only,
-        eye_extra=tuple(replace(r, steps=args.steps or r.steps) for r in EYE_EXTRA),
+        eye_extra=tuple(
+            replace(r, steps=args.steps or r.steps)
+            for r in EYE_EXTRA + (EYE_LOST if args.all_candidates else ())
+        ),
         yawn_extra=tuple(replace(r, steps=args.steps or r.steps) for r in YAWN_EXTRA),
         workers=args.workers,
     )

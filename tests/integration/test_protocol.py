@@ -179,12 +179,12 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
 
 
 def test_the_choice_takes_the_cheapest_candidate_within_the_tie():
-    from training.person_build import EYE_EXTRA, EYE_RECIPE, cheapest_within_tie
+    from training.person_build import EYE_LOST, EYE_RECIPE, cheapest_within_tie
 
     groups = {
         "member0": [EYE_RECIPE],
         "ensemble": [EYE_RECIPE] * 3,
-        "cnn_t48_seed0": [EYE_EXTRA[0]],
+        "cnn_t48_seed0": [EYE_LOST[0]],
     }
     # the ensemble is best, the 48 px member within the tie: the 48 px member costs less
     assert (
