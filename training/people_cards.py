@@ -110,10 +110,21 @@ def _frame_rows(e: dict) -> list[str]:
     return rows
 
 
+def _fusion_verdict(plain: dict, pitch: dict | None) -> str:
+    shipped = next((k for k, v in (("plain", plain), ("pitch", pitch)) if v and v["final"]), None)
+    if shipped is None:
+        return (
+            "No fusion passes the rule (+0.005 on FL3D, no landmark source -0.01): the eye"
+            " decision is the ensemble's probability alone."
+        )
+    return f"The {shipped} fusion ships: `ensemble.json` carries its numbers."
+
+
 def render_eyes(r: dict, people: dict, timings: dict) -> str:
     e = r["eyes"]
     rec = e["recipe"]
     fusion = e["fusion"]
+    pitch = (e.get("fusion_pitch") or {}).get("by_source", {})
     lines = [
         f"# Eye-state model, version {r['version']}",
         "",
@@ -154,22 +165,19 @@ def render_eyes(r: dict, people: dict, timings: dict) -> str:
         "",
         "## Choice: fusion with the eye-aspect ratio",
         "",
-        "Nested OOF (the logistic fusion fitted on four folds, scored on the fifth), crops with"
-        " landmarks:",
+        "Nested OOF (each logistic fusion fitted on four folds, scored on the fifth), crops with"
+        " landmarks; `pitch`: the EAR's weight follows the head pitch (fifth amendment of"
+        " docs/PROTOCOL.md):",
         "",
-        "| source | CNN alone | fused | EAR < 0.2 |",
-        "|---|---|---|---|",
+        "| source | CNN alone | fused | fused, pitch | EAR < 0.2 |",
+        "|---|---|---|---|---|",
         *[
-            f"| {s} | {_f(v['cnn'])} | {_f(v['fused'])} | {_f(v['ear_0.2'])} |"
+            f"| {s} | {_f(v['cnn'])} | {_f(v['fused'])} | {_f(pitch.get(s, {}).get('fused'))}"
+            f" | {_f(v['ear_0.2'])} |"
             for s, v in fusion["by_source"].items()
         ],
         "",
-        (
-            "The fusion ships: `ensemble.json` carries its three numbers."
-            if fusion["ships"]
-            else "The fusion does not pass the rule (+0.005 on FL3D, no landmark source"
-            " -0.01): the eye decision is the ensemble's probability alone."
-        ),
+        _fusion_verdict(fusion, e.get("fusion_pitch")),
         "",
         "## Out of fold, by source (the shipped decision)",
         "",

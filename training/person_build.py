@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drowsy.state.fusion import EyeFusion
 from training.augment import occlude
 from training.data import TASK_CLASSES, TASK_REGIONS
 from training.export import export_onnx
@@ -29,11 +30,13 @@ from training.person_recipe import (
     BASE_STEPS,
     GATE_SOFTNESS,
     MemberRecipe,
+    as_eye_fusion,
     choose_gate,
     fit_fusion,
+    fused_oof,
+    fusion_inputs,
     gate_table,
     geometric_logit,
-    logit_array,
     nested_fusion_oof,
     recipe_oof,
     seeds,
@@ -95,7 +98,7 @@ class TaskBuild:
     results: dict = field(default_factory=dict)
     models: list[CropNet] = field(default_factory=list)
     chosen: list[MemberRecipe] = field(default_factory=list)
-    fusion: tuple[float, float, float] | None = None
+    fusion: EyeFusion | None = None
     gate: float | None = None
 
 
@@ -280,26 +283,23 @@ class PeopleBuild:
         p_cnn = cands[best]
         chosen = groups[best]
         g = geometric_logit(split.people)
-        fused, fits = nested_fusion_oof(split, p_cnn, g)
-        has_lm = ~np.isnan(fused)
-        ear = np.where(~np.isnan(split.people.ear), (split.people.ear < 0.2).astype(float), np.nan)
-        by_source = {
-            s: {
-                "cnn": balanced_accuracy_over(np.where(has_lm, p_cnn, np.nan), y, src, (s,)),
-                "fused": balanced_accuracy_over(fused, y, src, (s,)),
-                "ear_0.2": balanced_accuracy_over(np.where(has_lm, ear, np.nan), y, src, (s,)),
-            }
-            for s in sorted(set(src[has_lm].tolist()))
+        fusions = {
+            name: self.fusion_candidate(split, p_cnn, g, pitch)
+            for name, pitch in (("fusion", None), ("fusion_pitch", split.people.pitch))
         }
-        ships = (
-            "fl3d" in by_source
-            and by_source["fl3d"]["fused"] >= by_source["fl3d"]["cnn"] + TIE
-            and all(v["fused"] >= v["cnn"] - 0.01 for v in by_source.values())
-        )
-        if ships:
-            m = has_lm | (~np.isnan(g) & (split.fold >= 0))
-            b.fusion = fit_fusion(p_cnn[m], g[m], y[m])
-        decision = np.where(has_lm, fused, p_cnn) if ships else p_cnn
+        passing = [k for k, v in fusions.items() if v["ships"]]
+        shipped = max(passing, key=lambda k: fusions[k]["by_source"]["fl3d"]["fused"], default=None)
+        fused = fusions[shipped]["_oof"] if shipped else None
+        for v in fusions.values():
+            del v["_oof"]
+        if shipped:  # refitted on every development crop with landmarks
+            x = fusion_inputs(p_cnn, g, split.people.pitch if shipped == "fusion_pitch" else None)
+            m = ~np.isnan(x).any(axis=1) & (split.fold >= 0)
+            b.fusion = as_eye_fusion(fit_fusion(x[m], y[m]))
+            fusions[shipped]["final"] = asdict(b.fusion)
+        decision = np.where(np.isnan(fused), p_cnn, fused) if fused is not None else p_cnn
+        ear = split.people.ear
+        ear = np.where(~np.isnan(ear), (ear < 0.2).astype(float), np.nan)
         dev = np.flatnonzero(split.fold >= 0)
         b.results = {
             "recipe": asdict(chosen[0]),
@@ -311,12 +311,7 @@ class PeopleBuild:
                 "members": {k: [r.label for r in g] for k, g in groups.items()},
                 "cost_px": {k: group_cost(g) for k, g in groups.items()},
             },
-            "fusion": {
-                "ships": ships,
-                "by_source": by_source,
-                "per_fold_fits": fits,
-                "final": b.fusion,
-            },
+            **fusions,
             "oof": {k: _table(p, split, dev) for k, p in cands.items()}
             | {"decision": _table(decision, split, dev), "ear_0.2": _table(ear, split, dev)},
             "by_head_pitch": by_pitch(decision, split, dev),
@@ -328,6 +323,38 @@ class PeopleBuild:
             },
         }
         return self.train_final(b, chosen)
+
+    @staticmethod
+    def fusion_candidate(
+        split: Split, p_cnn: np.ndarray, g: np.ndarray, pitch: np.ndarray | None
+    ) -> dict:
+        """One fusion candidate's nested OOF scores per landmark source beside the CNN alone
+        and ``EAR < 0.2`` on the same crops, and whether it passes the rule of
+        docs/PROTOCOL.md (FL3D +0.005, no landmark source -0.01); ``_oof``: its OOF."""
+        fused, fits = nested_fusion_oof(split, p_cnn, g, pitch)
+        has_lm = ~np.isnan(fused)
+        y, src, ear = split.labels, split.people.source, split.people.ear
+        ear_closed = np.where(has_lm & ~np.isnan(ear), (ear < 0.2).astype(float), np.nan)
+        by_source = {
+            s: {
+                "cnn": balanced_accuracy_over(np.where(has_lm, p_cnn, np.nan), y, src, (s,)),
+                "fused": balanced_accuracy_over(fused, y, src, (s,)),
+                "ear_0.2": balanced_accuracy_over(ear_closed, y, src, (s,)),
+            }
+            for s in sorted(set(src[has_lm].tolist()))
+        }
+        ships = (
+            "fl3d" in by_source
+            and by_source["fl3d"]["fused"] >= by_source["fl3d"]["cnn"] + TIE
+            and all(v["fused"] >= v["cnn"] - 0.01 for v in by_source.values())
+        )
+        return {
+            "ships": ships,
+            "by_source": by_source,
+            "per_fold_fits": fits,
+            "final": None,
+            "_oof": fused,
+        }
 
     def yawn(self, people: PeopleSet) -> TaskBuild:
         split = self.split(people, "yawn")
@@ -392,9 +419,8 @@ class PeopleBuild:
         if b.task == "eyes":
             g = geometric_logit(split.people)[idx]
             if b.fusion is not None:
-                a, w, c = b.fusion
-                z = a * logit_array(p) + w * g + c
-                decision = np.where(np.isnan(g), p, 1 / (1 + np.exp(-z)))
+                fused = fused_oof(b.fusion, p, g, split.people.pitch[idx])
+                decision = np.where(np.isnan(fused), p, fused)
             base = split.people.ear[idx]
             baseline, name = np.where(np.isnan(base), np.nan, (base < 0.2).astype(float)), "ear_0.2"
         else:
@@ -449,11 +475,7 @@ class PeopleBuild:
             "members": entries,
         }
         if b.fusion is not None:
-            a, w, c = b.fusion
-            spec["fusion"] = {
-                "cnn_weight": a,
-                "ear_weight": w,
-                "bias": c,
+            spec["fusion"] = asdict(b.fusion) | {
                 "rule": "logistic regression on OOF predictions (docs/PROTOCOL.md)",
             }
         if b.gate is not None:

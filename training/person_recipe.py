@@ -147,35 +147,75 @@ def logit_array(p: np.ndarray) -> np.ndarray:
     return np.log(q / (1 - q))
 
 
-def fit_fusion(p_cnn: np.ndarray, g_logit: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """(cnn_weight, ear_weight, bias) of ``sigmoid(a logit(p_cnn) + b logit(p_geo) + c)``
-    by logistic regression (class-balanced, like the members' training)."""
+def fusion_inputs(
+    p_cnn: np.ndarray, g_logit: np.ndarray, pitch: np.ndarray | None = None
+) -> np.ndarray:
+    """The fusion's inputs per crop: ``logit(p_cnn)`` and the geometric log-odds, and with
+    ``pitch`` (degrees) also the geometric log-odds times ``pitch / 30``, so the weight of the
+    EAR may change with the head's pitch (docs/PROTOCOL.md, fifth amendment). Never the pitch
+    on its own: in FL3D closed eyes come with drooping heads, and "head down = eyes closed"
+    would call a driver looking at the dashboard asleep."""
+    from drowsy.state.fusion import PITCH_SCALE
+
+    cols = [logit_array(p_cnn), g_logit]
+    if pitch is not None:
+        cols.append(g_logit * pitch / PITCH_SCALE)
+    return np.stack(cols, axis=1)
+
+
+def fit_fusion(x: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
+    """The weights of :func:`fusion_inputs`' columns, then the bias, of
+    ``sigmoid(w . x + c)`` by logistic regression (class-balanced, like the members' training).
+    With the two plain inputs that is the runtime's ``EyeFusion(cnn_weight, ear_weight, bias)``."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.stack([logit_array(p_cnn), g_logit], axis=1)
     lr = LogisticRegression(class_weight="balanced", C=1.0).fit(x, y)
-    a, b = (float(v) for v in lr.coef_[0])
-    return a, b, float(lr.intercept_[0])
+    return (*(float(v) for v in lr.coef_[0]), float(lr.intercept_[0]))
+
+
+def apply_fusion(weights: tuple[float, ...], x: np.ndarray) -> np.ndarray:
+    z = x @ np.asarray(weights[:-1]) + weights[-1]
+    return 1 / (1 + np.exp(-z))
+
+
+def as_eye_fusion(weights: tuple[float, ...]):
+    """:func:`fit_fusion`'s weights (two or three inputs, then the bias) as the runtime's
+    :class:`~drowsy.state.fusion.EyeFusion`."""
+    from drowsy.state.fusion import EyeFusion
+
+    pitch = weights[2] if len(weights) == 4 else 0.0
+    return EyeFusion(weights[0], weights[1], weights[-1], pitch)
+
+
+def fused_oof(fusion, p_cnn: np.ndarray, g_logit: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """The runtime's ``EyeFusion.apply`` over arrays (NaN where there are no landmarks)."""
+    weights = [fusion.cnn_weight, fusion.ear_weight]
+    x = fusion_inputs(p_cnn, g_logit, pitch if fusion.pitch_ear_weight else None)
+    if fusion.pitch_ear_weight:
+        weights.append(fusion.pitch_ear_weight)
+    return apply_fusion((*weights, fusion.bias), x)
 
 
 def nested_fusion_oof(
-    split: Split, p_cnn: np.ndarray, g_logit: np.ndarray, folds: int = FOLDS
-) -> tuple[np.ndarray, list[tuple[float, float, float]]]:
+    split: Split,
+    p_cnn: np.ndarray,
+    g_logit: np.ndarray,
+    pitch: np.ndarray | None = None,
+    folds: int = FOLDS,
+) -> tuple[np.ndarray, list[tuple[float, ...]]]:
     """The fusion's OOF probabilities: for each fold, fitted on the other folds' OOF
     predictions (crops with landmarks only) and applied to this one. NaN elsewhere."""
-    from drowsy.state.fusion import EyeFusion
-
-    ok = ~np.isnan(p_cnn) & ~np.isnan(g_logit) & (split.fold >= 0)
+    x = fusion_inputs(p_cnn, g_logit, pitch)
+    ok = ~np.isnan(x).any(axis=1) & (split.fold >= 0)
     out = np.full(len(p_cnn), np.nan)
     fits = []
     for f in range(folds):
         train, val = ok & (split.fold != f), ok & (split.fold == f)
         if not val.any() or len(set(split.labels[train].tolist())) < 2:
             continue
-        fusion = EyeFusion(*fit_fusion(p_cnn[train], g_logit[train], split.labels[train]))
-        fits.append((fusion.cnn_weight, fusion.ear_weight, fusion.bias))
-        z = fusion.cnn_weight * logit_array(p_cnn[val]) + fusion.ear_weight * g_logit[val]
-        out[val] = 1 / (1 + np.exp(-(z + fusion.bias)))
+        weights = fit_fusion(x[train], split.labels[train])
+        fits.append(weights)
+        out[val] = apply_fusion(weights, x[val])
     return out, fits
 
 

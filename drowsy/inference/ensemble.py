@@ -109,7 +109,10 @@ class Ensemble:
             try:
                 f = spec["fusion"]
                 self.eye_fusion = EyeFusion(
-                    float(f["cnn_weight"]), float(f["ear_weight"]), float(f["bias"])
+                    float(f["cnn_weight"]),
+                    float(f["ear_weight"]),
+                    float(f["bias"]),
+                    float(f.get("pitch_ear_weight", 0.0)),
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 raise ModelError(f"{spec_path}: malformed fusion ({exc})") from exc

@@ -97,8 +97,9 @@ class FusedEstimator:
         left, right = self.cnn.eyes_closed(obs)
         if self.fusion is not None:
             g = self.geometric.estimate(obs, calibration)
-            left = self.fusion.apply(left, g.eye_closed_left)
-            right = self.fusion.apply(right, g.eye_closed_right)
+            pitch = obs.pose.pitch if obs.pose is not None else None
+            left = self.fusion.apply(left, g.eye_closed_left, pitch)
+            right = self.fusion.apply(right, g.eye_closed_right, pitch)
         return StateProbabilities(
             eye_closed_left=left, eye_closed_right=right, yawn=self._yawn(obs), source="fused"
         )
@@ -122,7 +123,8 @@ class FusedEstimator:
             "none (eye ensemble alone)"
             if f is None
             else f"eyes log-odds {f.cnn_weight:.3g} cnn + {f.ear_weight:.3g} geometric"
-            f" {f.bias:+.3g}"
+            + (f" ({f.pitch_ear_weight:+.3g} per 30 deg pitch)" if f.pitch_ear_weight else "")
+            + f" {f.bias:+.3g}"
         )
         return {**self.cnn.versions(), "fusion": fusion, "yawn_gate": gate}
 

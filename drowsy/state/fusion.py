@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from drowsy.settings import RuntimeSettings
 
 LOGIT_CLIP = 1e-4  # probabilities are clipped to [1e-4, 1 - 1e-4] before taking log-odds
+PITCH_SCALE = 30.0  # degrees: the unit of the head pitch in EyeFusion (and its training)
 
 
 def sigmoid(x: float) -> float:
@@ -37,11 +38,18 @@ class EyeFusion:
     regression fitted on out-of-fold predictions of many people (``training people``); they
     ship in the eye model's ``ensemble.json`` (``"fusion"``) only when that fusion beat the
     ensemble alone out-of-fold (docs/PROTOCOL.md), and otherwise the eye decision is the
-    ensemble's probability. The ``runtime.eye_fusion_*`` settings override them."""
+    ensemble's probability. The ``runtime.eye_fusion_*`` settings override them.
+
+    ``pitch_ear_weight`` lets the EAR's weight follow the head's pitch (``ear_weight +
+    pitch_ear_weight * pitch / 30``, pitch in degrees of the raw head pose, < 0 head down):
+    a head pitched down foreshortens the eye and shrinks its EAR. The pitch never adds
+    evidence of its own: "head down = eyes closed" would call a driver reading the dashboard
+    asleep. 0 (the default) is the plain fusion."""
 
     cnn_weight: float
     ear_weight: float
     bias: float
+    pitch_ear_weight: float = 0.0
 
     @staticmethod
     def of(runtime: RuntimeSettings, shipped: EyeFusion | None) -> EyeFusion | None:
@@ -57,10 +65,15 @@ class EyeFusion:
             base.cnn_weight if a is None else a,
             base.ear_weight if b is None else b,
             base.bias if c is None else c,
+            base.pitch_ear_weight,
         )
 
-    def apply(self, p_cnn: float, p_geo: float) -> float:
-        return sigmoid(self.cnn_weight * logit(p_cnn) + self.ear_weight * logit(p_geo) + self.bias)
+    def apply(self, p_cnn: float, p_geo: float, pitch: float | None = None) -> float:
+        """``pitch``: the head's pitch in degrees; None (no pose) takes the level head's weight."""
+        ear_weight = self.ear_weight
+        if pitch is not None:
+            ear_weight += self.pitch_ear_weight * pitch / PITCH_SCALE
+        return sigmoid(self.cnn_weight * logit(p_cnn) + ear_weight * logit(p_geo) + self.bias)
 
 
 @dataclass(frozen=True, slots=True)

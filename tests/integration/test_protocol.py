@@ -97,6 +97,24 @@ def test_fusion_is_fitted_without_the_fold_it_scores():
     assert acc_fused > acc_cnn  # two independent noisy sources beat one
 
 
+def test_the_pitch_fusion_learns_when_the_ear_stops_telling():
+    # the EAR says the eye state with the head level and nothing with the head pitched down
+    # (foreshortening): only the fusion with the pitch terms can weigh it by the pitch
+    split = task_split(people_set(n_per=60), "eyes")
+    y = split.labels
+    rng = np.random.default_rng(2)
+    pitch = rng.choice([0.0, -30.0], len(y))
+    p_cnn = np.clip(0.5 + (y - 0.5) * 0.3 + rng.normal(0, 0.25, len(y)), 0.01, 0.99)
+    g = np.where(pitch == 0, (y - 0.5) * 6, 0.0) + rng.normal(0, 1, len(y))
+    plain, _ = nested_fusion_oof(split, p_cnn, g)
+    with_pitch, fits = nested_fusion_oof(split, p_cnn, g, pitch)
+    assert len(fits) == FOLDS and all(len(f) == 4 for f in fits)
+    ok = ~np.isnan(with_pitch)
+    down = ok & (pitch < 0)
+    assert ((with_pitch[down] >= 0.5) == y[down]).mean() > ((plain[down] >= 0.5) == y[down]).mean()
+    assert all(f[1] - f[2] < f[1] / 2 for f in fits)  # the EAR weighs less head-down
+
+
 def mixed_people(n_per: int = 8) -> PeopleSet:
     """Eyes and mouths of every kind of source the build reads, random pixels."""
     rows: list[tuple[str, str, int, int]] = []  # person, source, eye label, yawn label

@@ -42,6 +42,22 @@ def test_eye_fusion_adds_evidence_in_log_odds():
     assert fusion.apply(0.5, 0.02) < fusion.apply(0.5, 0.9)  # both sources move the result
 
 
+def test_the_pitch_changes_only_how_much_the_ear_counts():
+    """A head pitched down shrinks the EAR: a fusion trained with the pitch may trust it less
+    there, but the pitch alone never moves the decision (a level EAR, no evidence from it)."""
+    fusion = EyeFusion(cnn_weight=1.0, ear_weight=1.0, bias=0.0, pitch_ear_weight=1.0)
+    low_ear = 0.9  # the landmarks say closed, the CNN has no opinion
+    level, down = fusion.apply(0.5, low_ear, 0.0), fusion.apply(0.5, low_ear, -30.0)
+    assert level > 0.85 and down == pytest.approx(0.5)  # head down: the EAR's weight is 0
+    assert fusion.apply(0.5, low_ear, None) == level  # no pose: the level head's weight
+    neutral_ear = 0.5  # log-odds 0: whatever the pitch, the CNN decides alone
+    for pitch in (-40.0, 0.0, 25.0):
+        assert fusion.apply(0.8, neutral_ear, pitch) == pytest.approx(0.8)
+    assert EyeFusion(1.0, 0.4, -0.2).apply(0.7, 0.3, -30.0) == EyeFusion(1.0, 0.4, -0.2).apply(
+        0.7, 0.3
+    )  # the plain fusion ignores the pitch
+
+
 def test_eye_fusion_travels_in_ensemble_json_and_settings_override_its_numbers(tmp_path):
     """No fusion in the eye model: the decision is the ensemble alone, with its card's voting;
     a fusion there is used as shipped, and a setting replaces one of its numbers."""
@@ -59,6 +75,11 @@ def test_eye_fusion_travels_in_ensemble_json_and_settings_override_its_numbers(t
     assert fused.fusion == EyeFusion(1.5, 0.4, -0.2) and fused.cnn.eyes.voting == "soft"
     moved = make_estimator(apply_override(settings, "runtime.eye_fusion_bias=1.0"))
     assert moved.fusion == EyeFusion(1.5, 0.4, 1.0)
+    spec["fusion"]["pitch_ear_weight"] = -0.3
+    spec_path.write_text(json.dumps(spec))
+    tilted = make_estimator(apply_override(settings, "runtime.eye_fusion_bias=1.0"))
+    assert tilted.fusion == EyeFusion(1.5, 0.4, 1.0, -0.3)  # a setting keeps the pitch term
+    assert "per 30 deg pitch" in tilted.versions()["fusion"]
     spec["fusion"] = {"cnn_weight": "x"}
     spec_path.write_text(json.dumps(spec))
     with pytest.raises(ModelError, match="malformed fusion"):
