@@ -43,6 +43,7 @@ class CropSet:
     skipped: int = 0
     ear: np.ndarray | None = None  # per-crop eye-aspect ratio, where the pipeline measured one
     mar: np.ndarray | None = None  # per-crop mouth-aspect ratio, likewise
+    pitch: np.ndarray | None = None  # per-crop head pitch in degrees (raw head pose), likewise
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -56,6 +57,7 @@ class CropSet:
             0,
             None if self.ear is None else self.ear[idx],
             None if self.mar is None else self.mar[idx],
+            None if self.pitch is None else self.pitch[idx],
         )
 
     @staticmethod
@@ -63,19 +65,20 @@ class CropSet:
         sets = [s for s in sets if len(s)]
         if not sets:
             return CropSet(np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.int64))
-        ears = mars = None
-        if all(s.ear is not None for s in sets):
-            ears = np.concatenate([s.ear for s in sets])
-        if all(s.mar is not None for s in sets):
-            mars = np.concatenate([s.mar for s in sets])
+
+        def joined(name: str) -> np.ndarray | None:
+            parts = [getattr(s, name) for s in sets]
+            return None if any(p is None for p in parts) else np.concatenate(parts)
+
         return CropSet(
             np.concatenate([s.images for s in sets]),
             np.concatenate([s.labels for s in sets]),
             sets[0].classes,
             [src for s in sets for src in s.sources],
             sum(s.skipped for s in sets),
-            ears,
-            mars,
+            joined("ear"),
+            joined("mar"),
+            joined("pitch"),
         )
 
     def counts(self) -> dict[str, int]:

@@ -319,7 +319,7 @@ def webcam_people(videos: Path, cache: Path) -> PeopleSet:
         rows, face = _Rows(), 0
         for p in paths:
             eyes, mouths = labelled_video_crops(p, p.stem)
-            assert eyes.ear is not None and mouths.mar is not None
+            assert eyes.ear is not None and eyes.pitch is not None and mouths.mar is not None
             for k, (img, y) in enumerate(zip(eyes.images, eyes.labels, strict=True)):
                 # left then right eye of each frame: one face id per pair
                 idx = int(eyes.sources[k].rsplit("#", 1)[1])
@@ -329,6 +329,7 @@ def webcam_people(videos: Path, cache: Path) -> PeopleSet:
                     person="webcam:glasses",
                     source="webcam",
                     ear=float(eyes.ear[k]),
+                    pitch=float(eyes.pitch[k]),
                     frame=idx,
                     face=face + k // 2,
                 )
@@ -345,7 +346,8 @@ def webcam_people(videos: Path, cache: Path) -> PeopleSet:
             face += len(mouths)
         return rows.build()
 
-    return _cached(cache, "webcam", paths, build)
+    # "webcam-pose": the cache name since the eye crops carry the head pitch (fusion input)
+    return _cached(cache, "webcam-pose", paths, build)
 
 
 def kaggle_people(data: Path, cache: Path) -> PeopleSet:

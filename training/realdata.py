@@ -41,7 +41,7 @@ def labelled_video_crops(video: Path, stem: str, open_every: int = 4) -> tuple[C
     labels = frame_labels(stem)
     closed = [i for i, c in labels.items() if c]
     s = Settings()
-    eyes, eye_y, mouths, src, ears, mars = [], [], [], [], [], []
+    eyes, eye_y, mouths, src, ears, mars, pitches = [], [], [], [], [], [], []
     with (
         VideoFileSource(video) as frames,
         FaceTracker(TrackerOptions(s.tracker, s.quality, s.gaze)) as tracker,
@@ -65,11 +65,17 @@ def labelled_video_crops(video: Path, stem: str, open_every: int = 4) -> tuple[C
                 eye_y.append(int(is_closed))
                 src.append(f"{stem}#{i}")
                 ears.append(ear)
+                pitches.append(obs.pose.pitch if obs.pose is not None else np.nan)
             if not is_closed:
                 mouths.append(_g(obs.crops.mouth))
                 mars.append(obs.mar)
     eye_set = CropSet(
-        np.stack(eyes), np.asarray(eye_y), TASK_CLASSES["eyes"], src, ear=np.asarray(ears)
+        np.stack(eyes),
+        np.asarray(eye_y),
+        TASK_CLASSES["eyes"],
+        src,
+        ear=np.asarray(ears),
+        pitch=np.asarray(pitches, np.float64),
     )
     mouth_set = CropSet(
         np.stack(mouths),

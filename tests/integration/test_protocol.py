@@ -312,3 +312,22 @@ def test_painted_ckplus_eyes_are_closed_crops_of_the_painted_subjects(tmp_path):
     open_eyes = open_eyes.take(np.flatnonzero(open_eyes.eye_label == 0))
     diff = np.abs(shut.images[:2].astype(float) - open_eyes.images[:2].astype(float)).mean()
     assert diff > 5  # grey levels: the lids cover the eye
+
+
+def test_webcam_eye_crops_carry_the_head_pitch_the_pitch_fusion_is_scored_on(tmp_path):
+    """Without the pitch the webcam person would drop out of the pitch fusion's check that
+    no landmark source loses (docs/PROTOCOL.md, fifth amendment)."""
+    import shutil
+
+    from tests.conftest import need_shared_data
+    from training.people import webcam_people
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copy(need_shared_data() / "videos" / "webcam_glasses_6_low_fps.avi", videos)
+    people = webcam_people(videos, tmp_path / "cache")
+    eyes = people.eye_label >= 0
+    assert eyes.sum() > 50
+    pitch = people.pitch[eyes]
+    assert np.isfinite(pitch).all() and (np.abs(pitch) < 45).all()  # a driver facing the camera
+    assert np.isfinite(people.ear[eyes]).all()
