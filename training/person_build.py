@@ -30,10 +30,10 @@ from training.person_recipe import (
     BASE_STEPS,
     GATE_SOFTNESS,
     MemberRecipe,
+    apply_eye_fusion,
     as_eye_fusion,
     choose_gate,
     fit_fusion,
-    fused_oof,
     fusion_inputs,
     gate_table,
     geometric_logit,
@@ -283,15 +283,12 @@ class PeopleBuild:
         p_cnn = cands[best]
         chosen = groups[best]
         g = geometric_logit(split.people)
-        fusions = {
-            name: self.fusion_candidate(split, p_cnn, g, pitch)
-            for name, pitch in (("fusion", None), ("fusion_pitch", split.people.pitch))
-        }
+        fusions, fused_by = {}, {}
+        for name, pitch in (("fusion", None), ("fusion_pitch", split.people.pitch)):
+            fusions[name], fused_by[name] = self.fusion_candidate(split, p_cnn, g, pitch)
         passing = [k for k, v in fusions.items() if v["ships"]]
         shipped = max(passing, key=lambda k: fusions[k]["by_source"]["fl3d"]["fused"], default=None)
-        fused = fusions[shipped]["_oof"] if shipped else None
-        for v in fusions.values():
-            del v["_oof"]
+        fused = fused_by[shipped] if shipped else None
         if shipped:  # refitted on every development crop with landmarks
             x = fusion_inputs(p_cnn, g, split.people.pitch if shipped == "fusion_pitch" else None)
             m = ~np.isnan(x).any(axis=1) & (split.fold >= 0)
@@ -327,10 +324,10 @@ class PeopleBuild:
     @staticmethod
     def fusion_candidate(
         split: Split, p_cnn: np.ndarray, g: np.ndarray, pitch: np.ndarray | None
-    ) -> dict:
+    ) -> tuple[dict, np.ndarray]:
         """One fusion candidate's nested OOF scores per landmark source beside the CNN alone
         and ``EAR < 0.2`` on the same crops, and whether it passes the rule of
-        docs/PROTOCOL.md (FL3D +0.005, no landmark source -0.01); ``_oof``: its OOF."""
+        docs/PROTOCOL.md (FL3D +0.005, no landmark source -0.01); then its OOF probabilities."""
         fused, fits = nested_fusion_oof(split, p_cnn, g, pitch)
         has_lm = ~np.isnan(fused)
         y, src, ear = split.labels, split.people.source, split.people.ear
@@ -348,13 +345,8 @@ class PeopleBuild:
             and by_source["fl3d"]["fused"] >= by_source["fl3d"]["cnn"] + TIE
             and all(v["fused"] >= v["cnn"] - 0.01 for v in by_source.values())
         )
-        return {
-            "ships": ships,
-            "by_source": by_source,
-            "per_fold_fits": fits,
-            "final": None,
-            "_oof": fused,
-        }
+        report = {"ships": ships, "by_source": by_source, "per_fold_fits": fits, "final": None}
+        return report, fused
 
     def yawn(self, people: PeopleSet) -> TaskBuild:
         split = self.split(people, "yawn")
@@ -419,7 +411,7 @@ class PeopleBuild:
         if b.task == "eyes":
             g = geometric_logit(split.people)[idx]
             if b.fusion is not None:
-                fused = fused_oof(b.fusion, p, g, split.people.pitch[idx])
+                fused = apply_eye_fusion(b.fusion, p, g, split.people.pitch[idx])
                 decision = np.where(np.isnan(fused), p, fused)
             base = split.people.ear[idx]
             baseline, name = np.where(np.isnan(base), np.nan, (base < 0.2).astype(float)), "ear_0.2"

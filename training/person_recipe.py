@@ -187,13 +187,13 @@ def as_eye_fusion(weights: tuple[float, ...]):
     return EyeFusion(weights[0], weights[1], weights[-1], pitch)
 
 
-def fused_oof(fusion, p_cnn: np.ndarray, g_logit: np.ndarray, pitch: np.ndarray) -> np.ndarray:
-    """The runtime's ``EyeFusion.apply`` over arrays (NaN where there are no landmarks)."""
-    weights = [fusion.cnn_weight, fusion.ear_weight]
-    x = fusion_inputs(p_cnn, g_logit, pitch if fusion.pitch_ear_weight else None)
-    if fusion.pitch_ear_weight:
-        weights.append(fusion.pitch_ear_weight)
-    return apply_fusion((*weights, fusion.bias), x)
+def apply_eye_fusion(
+    fusion, p_cnn: np.ndarray, g_logit: np.ndarray, pitch: np.ndarray
+) -> np.ndarray:
+    """The runtime's ``EyeFusion.apply`` over arrays (NaN where there are no landmarks; no
+    pitch counts as a level head, as at run time)."""
+    weights = (fusion.cnn_weight, fusion.ear_weight, fusion.pitch_ear_weight, fusion.bias)
+    return apply_fusion(weights, fusion_inputs(p_cnn, g_logit, np.nan_to_num(pitch)))
 
 
 def nested_fusion_oof(

@@ -331,3 +331,17 @@ def test_webcam_eye_crops_carry_the_head_pitch_the_pitch_fusion_is_scored_on(tmp
     pitch = people.pitch[eyes]
     assert np.isfinite(pitch).all() and (np.abs(pitch) < 45).all()  # a driver facing the camera
     assert np.isfinite(people.ear[eyes]).all()
+
+
+def test_the_builds_fusion_over_arrays_is_the_runtimes_fusion():
+    """The final-test decision of a shipped fusion must be what the runtime computes."""
+    from drowsy.state.fusion import EyeFusion
+    from training.person_recipe import apply_eye_fusion
+
+    fusion = EyeFusion(1.2, 0.4, -0.3, 0.7)
+    p_cnn, p_geo = np.array([0.2, 0.8, 0.6]), np.array([0.3, 0.9, 0.5])
+    pitch = np.array([-20.0, 10.0, np.nan])  # no pose: a level head, as at run time
+    got = apply_eye_fusion(fusion, p_cnn, np.log(p_geo / (1 - p_geo)), pitch)
+    rows = zip(p_cnn, p_geo, pitch, strict=True)
+    want = [fusion.apply(a, b, None if np.isnan(c) else c) for a, b, c in rows]
+    assert np.allclose(got, want, atol=1e-12)
