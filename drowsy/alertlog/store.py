@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +41,24 @@ def _row_id(cur: sqlite3.Cursor) -> int:
     if cur.lastrowid is None:
         raise LogError("the alert log did not return the id of the row it wrote")
     return int(cur.lastrowid)
+
+
+WAL_WAIT_S = 30.0  # as the connection's busy timeout
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the log to write-ahead logging. Why the loop: switching a new file needs an
+    exclusive lock, and SQLite answers "database is locked" at once there instead of waiting
+    for its busy timeout, so two processes opening one new log together (``analyze --jobs 2
+    --log``) failed one video about once in twenty."""
+    deadline = time.monotonic() + WAL_WAIT_S
+    while db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class AlertLog:
@@ -100,12 +119,12 @@ class AlertLog:
             raise sqlite3.DatabaseError(f"unexpected tables {sorted(tables)}")
         if readonly:
             return
-        db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(db)
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
         if not tables:  # one transaction: a crash here leaves an empty file, not half a schema
             db.executescript(
-                f"BEGIN;{SCHEMA}INSERT OR REPLACE INTO meta VALUES "
+                f"BEGIN IMMEDIATE;{SCHEMA}INSERT OR REPLACE INTO meta VALUES "
                 f"('schema_version', '{SCHEMA_VERSION}');COMMIT;"
             )
         else:

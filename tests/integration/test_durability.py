@@ -102,3 +102,35 @@ def test_a_log_on_a_read_only_filesystem_can_be_listed(read_only_mount, capsys):
     assert "microsleep" in capsys.readouterr().out
     with pytest.raises(LogError, match=r"read-only|readonly"):
         AlertLog(path)  # writing there is refused with the reason
+
+
+def _open_log(path: str, barrier, errors) -> None:
+    from drowsy.alertlog.store import AlertLog
+
+    barrier.wait()
+    try:
+        with AlertLog(path):
+            pass
+    except Exception as exc:  # the test reports whatever an open raised
+        errors.put(repr(exc))
+
+
+def test_processes_opening_one_new_log_together_all_get_it(tmp_path):
+    """``analyze --jobs 2 --log L`` opens a new log from two processes at once. Switching it to
+    write-ahead logging answered "database is locked" at once to the loser (SQLite does not
+    wait there): 7 of 160 such opens failed a whole video before the retry (the CI run of
+    2026-12-03 failed on it once)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    errors = ctx.Queue()
+    for k in range(20):
+        barrier = ctx.Barrier(4)
+        path = str(tmp_path / f"l{k}.db")
+        procs = [ctx.Process(target=_open_log, args=(path, barrier, errors)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert all(p.exitcode == 0 for p in procs)
+    assert errors.empty(), errors.get()
