@@ -128,7 +128,8 @@ def render_eyes(r: dict, people: dict, timings: dict) -> str:
     lines = [
         f"# Eye-state model, version {r['version']}",
         "",
-        f"{e['members']} x `{rec['arch']}` (three 3x3 conv stages 16/32/64 on a"
+        f"{e['members']} x `{rec['arch']}` (3x3 conv stages"
+        f" {'/'.join(map(str, ARCHS[rec['arch']].widths))} on a"
         f" {ARCHS[rec['arch']].input_size} px grayscale eye crop, global pooling, one linear"
         " layer; Grad-CAM on the last map), soft voting; trained from random initialisation"
         f" for {rec['steps']} steps of {rec['batch_size']}"

@@ -56,6 +56,8 @@ EYE_EXTRA = (
     MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, source_alpha=0.5),
     # fourth amendment: daylight faces of the training people with their lids painted shut
     MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True),
+    # sixth amendment: the same data through a network twice as wide (3.5x the cost)
+    MemberRecipe(task="eyes", arch="cnn_w32", steps=1500, painted=True),
 )
 # candidates that lost under the eye rule and cannot win it without a larger change than
 # run-to-run noise (docs/PROTOCOL.md, "Candidates that lost"): left out of the default run,
@@ -517,7 +519,7 @@ class PeopleBuild:
         from concurrent.futures import ProcessPoolExecutor
 
         jobs = [r for t in tasks for r in self.recipes(t)]
-        jobs.sort(key=lambda r: -r.steps * ARCHS[r.arch].input_size ** 2)  # longest first
+        jobs.sort(key=lambda r: -r.steps * group_cost([r]))  # longest first
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.cfg.workers, mp_context=ctx) as pool:
             for done in pool.map(_fill_oof, [self.cfg] * len(jobs), jobs):
@@ -563,8 +565,9 @@ def cheapest_within_tie(scores: dict[str, float], groups: dict[str, list[MemberR
 
 
 def group_cost(group: list[MemberRecipe]) -> int:
-    """Pixels the members see per crop: ~ proportional to the ms a frame they cost."""
-    return sum(ARCHS[r.arch].input_size ** 2 for r in group)
+    """Pixels the members see per crop, times each network's measured width cost (sixth
+    amendment): ~ proportional to the ms a frame they cost."""
+    return round(sum(ARCHS[r.arch].input_size ** 2 * ARCHS[r.arch].width_cost for r in group))
 
 
 def _fill_oof(cfg: PeopleBuildConfig, recipe: MemberRecipe) -> str:

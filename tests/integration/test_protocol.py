@@ -221,6 +221,22 @@ def test_the_choice_takes_the_cheapest_candidate_within_the_tie():
     )
 
 
+def test_the_wide_member_pays_for_its_width_in_the_tie():
+    """Sixth amendment: cnn_w32 sees the pixels a 32 px member sees but costs 3.5 of them, so
+    within the tie it loses to one narrow member and even to three narrow seeds."""
+    from training.person_build import EYE_EXTRA, EYE_RECIPE, cheapest_within_tie, group_cost
+
+    wide = next(r for r in EYE_EXTRA if r.arch == "cnn_w32")
+    assert group_cost([wide]) == 3584 and group_cost([EYE_RECIPE]) == 1024
+    groups = {"member0": [EYE_RECIPE], "ensemble": [EYE_RECIPE] * 3, wide.label: [wide]}
+    assert cheapest_within_tie({"member0": 0.90, "ensemble": 0.94, wide.label: 0.943}, groups) == (
+        "ensemble"
+    )
+    assert cheapest_within_tie({"member0": 0.90, "ensemble": 0.93, wide.label: 0.943}, groups) == (
+        wide.label
+    )
+
+
 def test_the_frame_decision_averages_both_eyes_as_the_runtime_does():
     from training.person_build import frame_table
 
