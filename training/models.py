@@ -36,8 +36,8 @@ ARCHS: dict[str, ArchSpec] = {
     "cnn_t32": ArchSpec((16, 32, 64), separable=False, input_size=32),
     # the same at 48x48: more detail for small, blurred night crops, ~2.3x the cost
     "cnn_t48": ArchSpec((16, 32, 64), separable=False, input_size=48),
-    # sixth amendment of docs/PROTOCOL.md: cnn_t32 at twice the width (~4x the multiply-adds)
-    # (0.42 against 0.12 ms for two crops, ONNX Runtime on one thread, measured 2026-12-03)
+    # sixth amendment of docs/PROTOCOL.md: cnn_t32 at twice the width, 3.5x its ms (measured
+    # 2026-12-03 before any training; benchmarks/bench_archs.py prints the ratio)
     "cnn_w32": ArchSpec((32, 64, 128), separable=False, input_size=32, width_cost=3.5),
 }
 
