@@ -35,18 +35,22 @@ def write_model(
     size: int = 64,
     meta: dict | None = None,
     checksum: bool = True,
+    mask: np.ndarray | None = None,
 ) -> Path:
     """probs = softmax([0, darkness_weight * centre + bias]), ``centre`` the mean of the
     middle quarter of the (standardised) crop: a crop whose centre is darker than its surround
     (a dark lid line, an open mouth) reads as 'closed' when darkness_weight < 0. Like the
     exported members it also outputs ``features`` (the input average-pooled to 4x4) and
     ``grad_features`` (d logit / d features). Enough to test wiring, metadata, voting and
-    explanations."""
+    explanations. ``mask`` (4x4) replaces the middle quarter as the region read (a model
+    that reads one side of the crop tells a crop from its mirror)."""
     w = np.array([[0.0], [darkness_weight]], np.float32).T  # (1, 2)
     b = np.array([0.0, bias], np.float32)
     k = size // 4
     centre = np.zeros((4, 4), np.float32)
     centre[1:3, 1:3] = 0.25
+    if mask is not None:
+        centre = np.asarray(mask, np.float32) / float(np.sum(mask))
     grad = np.stack([np.zeros((4, 4), np.float32), darkness_weight * centre])
     grad = np.ascontiguousarray(grad.reshape(1, 2, 1, 4, 4), dtype=np.float32)
     nodes = [

@@ -160,9 +160,16 @@ def render_eyes(r: dict, people: dict, timings: dict) -> str:
             for k, v in e["choice"]["scores"].items()
         ],
         "",
-        "Rule: the best score, or the cheapest candidate within 0.005 of it.",
+        "Rule: the best score, or the cheapest candidate within 0.005 of it. `+mirror`: the"
+        " winner of the other candidates with each crop's probability averaged over the crop"
+        " and its horizontal mirror (same fold models, twice the cost; sixth amendment).",
         "",
-        f"Chosen: **{e['choice']['chosen']}**.",
+        f"Chosen: **{e['choice']['chosen']}**"
+        + (
+            " (the runtime mirrors each crop: `mirror` in ensemble.json)."
+            if e["choice"].get("mirror")
+            else "."
+        ),
         "",
         "## Choice: fusion with the eye-aspect ratio",
         "",

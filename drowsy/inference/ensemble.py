@@ -104,6 +104,11 @@ class Ensemble:
                 self.mar_gate = MarGate(float(g["center"]), float(g["softness"]))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ModelError(f"{spec_path}: malformed mar_gate ({exc})") from exc
+        # eyes (sixth amendment): each crop's probability is the mean over the crop and its
+        # horizontal mirror, when the rule chose mirror averaging
+        self.mirror = spec.get("mirror", False)
+        if not isinstance(self.mirror, bool):
+            raise ModelError(f"{spec_path}: 'mirror' must be true or false, not {self.mirror!r}")
         self.eye_fusion: EyeFusion | None = None  # eyes: the fusion with geometry, if it won
         if "fusion" in spec:
             try:
@@ -118,9 +123,15 @@ class Ensemble:
                 raise ModelError(f"{spec_path}: malformed fusion ({exc})") from exc
 
     def predict(self, crops: list[np.ndarray]) -> EnsembleOutput:
-        """All members on all the crops of a frame in one call of the merged graph."""
+        """All members on all the crops of a frame in one call of the merged graph (with
+        ``mirror``, the crops and their mirrors in that one call)."""
         batch = to_tensor(crops, self.input_size)
+        n = len(batch)
+        if self.mirror:
+            batch = np.concatenate([batch, mirrored(batch)])
         stacked = self.model.run(batch, [MEMBER_PROBS])[MEMBER_PROBS]
+        if self.mirror:
+            stacked = (stacked[:, :n] + stacked[:, n:]) / 2
         return EnsembleOutput(vote(stacked, self.voting, self.weights), tuple(stacked))
 
     def explain_outputs(self, batch: np.ndarray) -> list[dict[str, np.ndarray]]:
@@ -131,6 +142,11 @@ class Ensemble:
         names = [f"{prefix(i)}{k}" for i in range(len(self.members)) for k in keys]
         out = self.model.run(batch, names)
         return [{k: out[f"{prefix(i)}{k}"] for k in keys} for i in range(len(self.members))]
+
+
+def mirrored(batch: np.ndarray) -> np.ndarray:
+    """(N, 1, S, S) network input flipped left to right."""
+    return np.ascontiguousarray(batch[..., ::-1])
 
 
 def _load_member(path: Path, sha256: str | None) -> tuple[onnx.ModelProto, ModelInfo]:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from drowsy.contracts import AlertKind, FaceObservation
-from drowsy.inference.ensemble import CnnEstimator, Ensemble
+from drowsy.inference.ensemble import CnnEstimator, Ensemble, mirrored
 from drowsy.inference.gradcam import gradcam, overlay
 from drowsy.inference.preprocess import to_tensor
 from drowsy.vision.crops import region_matrix
@@ -70,10 +70,17 @@ class Explainer:
         """(ensemble heat (N, S, S), member heats, member probabilities of ``cls``)."""
         c = ens.classes.index(cls)
         batch = to_tensor(crops, ens.input_size)
+        n = len(batch)
+        if ens.mirror:  # the decision averages each crop with its mirror: so does its heat
+            batch = np.concatenate([batch, mirrored(batch)])
         heats, probs = [], []
         for out in ens.explain_outputs(batch):
-            heats.append(gradcam(out["features"], out["grad_features"][:, c], ens.input_size))
-            probs.append(out["probs"][:, c])
+            heat = gradcam(out["features"], out["grad_features"][:, c], ens.input_size)
+            prob = out["probs"][:, c]
+            if ens.mirror:  # the mirror's heat flipped back onto the crop
+                heat, prob = (heat[:n] + heat[n:, :, ::-1]) / 2, (prob[:n] + prob[n:]) / 2
+            heats.append(heat)
+            probs.append(prob)
         w = np.asarray(ens.weights if ens.voting == "weighted" else [1.0] * len(heats))
         combined = np.tensordot(w / w.sum(), np.stack(heats), axes=1)
         peak = combined.reshape(len(crops), -1).max(axis=1).reshape(-1, 1, 1)

@@ -192,18 +192,28 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
     for extra in person_build.EYE_EXTRA:
         assert replace(extra, **tiny).label in results["eyes"]["choice"]["scores"]
     assert "decision" in results["eyes"]["oof_frames"]
+    # sixth amendment (2): the winner with its mirror is scored at twice the winner's cost,
+    # and the runtime folder says whether it won
+    choice = results["eyes"]["choice"]
+    mirrored = [k for k in choice["scores"] if k.endswith("+mirror")]
+    assert len(mirrored) == 1
+    winner = mirrored[0].removesuffix("+mirror")
+    assert choice["cost_px"][mirrored[0]] == 2 * choice["cost_px"][winner]
+    assert Ensemble(cfg.out / "eyes").mirror == choice["mirror"] == (choice["chosen"] in mirrored)
+    assert not Ensemble(cfg.out / "yawn").mirror
     again = person_build.build_people_models(replace(cfg, force=True))  # resumes from work/
     assert again["eyes"]["choice"] == results["eyes"]["choice"]
 
 
 def test_the_choice_takes_the_cheapest_candidate_within_the_tie():
-    from training.person_build import EYE_LOST, EYE_RECIPE, cheapest_within_tie
+    from training.person_build import EYE_LOST, EYE_RECIPE, cheapest_within_tie, group_cost
 
-    groups = {
+    members = {
         "member0": [EYE_RECIPE],
         "ensemble": [EYE_RECIPE] * 3,
         "cnn_t48_seed0": [EYE_LOST[0]],
     }
+    groups = {k: group_cost(g) for k, g in members.items()}
     # the ensemble is best, the 48 px member within the tie: the 48 px member costs less
     assert (
         cheapest_within_tie({"member0": 0.90, "ensemble": 0.94, "cnn_t48_seed0": 0.937}, groups)
@@ -228,13 +238,56 @@ def test_the_wide_member_pays_for_its_width_in_the_tie():
 
     wide = next(r for r in EYE_EXTRA if r.arch == "cnn_w32")
     assert group_cost([wide]) == 3584 and group_cost([EYE_RECIPE]) == 1024
-    groups = {"member0": [EYE_RECIPE], "ensemble": [EYE_RECIPE] * 3, wide.label: [wide]}
+    members = {"member0": [EYE_RECIPE], "ensemble": [EYE_RECIPE] * 3, wide.label: [wide]}
+    groups = {k: group_cost(g) for k, g in members.items()}
     assert cheapest_within_tie({"member0": 0.90, "ensemble": 0.94, wide.label: 0.943}, groups) == (
         "ensemble"
     )
     assert cheapest_within_tie({"member0": 0.90, "ensemble": 0.93, wide.label: 0.943}, groups) == (
         wide.label
     )
+
+
+def test_mirror_averaging_scores_each_fold_through_its_own_models(tmp_path):
+    """Sixth amendment (2): the winner's OOF probability averaged with its fold models'
+    probability on the mirrored crop, each fold's crops through that fold's model."""
+    import torch
+
+    from training.person_build import EYE_RECIPE, PeopleBuild, PeopleBuildConfig
+    from training.train import predict
+
+    class Sided(torch.nn.Module):
+        """log-odds = weight * (left half - right half) + offset"""
+
+        input_size = 64
+
+        def __init__(self, weight: float, offset: float) -> None:
+            super().__init__()
+            self.weight, self.offset = weight, offset
+
+        def forward(self, x):
+            d = x[..., :32].mean(dim=(1, 2, 3)) - x[..., 32:].mean(dim=(1, 2, 3))
+            z = self.weight * d + self.offset
+            return torch.stack([torch.zeros_like(z), z], dim=1)
+
+    build = PeopleBuild(PeopleBuildConfig(tmp_path, tmp_path / "out", tmp_path / "work"))
+    split = task_split(mixed_people(), "eyes")
+    dev = split.fold >= 0
+    # a model that reads one side: itself and its mirror view average to exactly 0.5
+    sided = Sided(20.0, 0.0)
+    build.fold_models[EYE_RECIPE] = dict.fromkeys(range(FOLDS), sided)
+    own = np.where(dev, predict(sided, split.people.images)[:, 1], np.nan)
+    assert np.abs(own[dev] - 0.5).max() > 0.05
+    got = build.mirror_candidate([EYE_RECIPE], split, own)
+    assert np.isnan(got[~dev]).all()
+    np.testing.assert_allclose(got[dev], 0.5, atol=1e-5)
+    # fold f's crops go through fold f's model
+    build.fold_models[EYE_RECIPE] = {f: Sided(0.0, float(f)) for f in range(FOLDS)}
+    got = build.mirror_candidate([EYE_RECIPE], split, np.where(dev, 0.0, np.nan))
+    for f in range(FOLDS):
+        np.testing.assert_allclose(got[split.fold == f], 0.5 / (1 + np.exp(-f)), atol=1e-6)
+    del build.fold_models[EYE_RECIPE][0]
+    assert build.mirror_candidate([EYE_RECIPE], split, own) is None  # fold models missing
 
 
 def test_the_frame_decision_averages_both_eyes_as_the_runtime_does():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy.testing  # noqa: F401  imported here: its first import runs lscpu
 import pytest
 
 

@@ -148,6 +148,49 @@ def test_broken_ensemble_spec(tmp_path):
         Ensemble(root / "eyes")
 
 
+def _one_sided_eyes(folder, mirror):
+    """An eye folder whose one member reads the left half of the crop, mirror averaging on
+    or off in ensemble.json."""
+    folder.mkdir(parents=True)
+    left = np.zeros((4, 4))
+    left[:, :2] = 1
+    write_model(folder / "m0.onnx", mask=left)
+    spec = {"task": "eyes", "version": "test", "voting": "soft", "mirror": mirror}
+    spec["members"] = [{"file": "m0.onnx"}]
+    (folder / "ensemble.json").write_text(json.dumps(spec))
+    return Ensemble(folder)
+
+
+def test_mirror_averaging_gives_a_crop_and_its_mirror_one_probability(tmp_path):
+    """With ``mirror`` each crop reads as the mean of the member on it and on its mirror
+    (sixth amendment); without, a one-sided model tells the two apart."""
+    crop = np.full((64, 64), 200, np.uint8)
+    crop[:, :24] = 30  # dark on the left
+    both = [crop, crop[:, ::-1].copy()]
+    plain = _one_sided_eyes(tmp_path / "plain", False).predict(both).probs[:, 1]
+    assert plain[0] > plain[1] + 0.3
+    averaged = _one_sided_eyes(tmp_path / "mirror", True).predict(both).probs[:, 1]
+    np.testing.assert_allclose(averaged, [plain.mean(), plain.mean()], atol=1e-6)
+
+
+def test_alert_tiles_show_the_mirror_averaged_probability(tmp_path):
+    """The Grad-CAM tiles' percentages are the decision's, mirror averaging included."""
+    from drowsy.inference.explain import Explainer
+
+    ens = _one_sided_eyes(tmp_path / "eyes", True)
+    crop = np.full((64, 64), 200, np.uint8)
+    crop[:, :24] = 30
+    crops = [crop, np.full((64, 64), 120, np.uint8)]
+    combined, heats, probs = Explainer._heat(None, ens, crops, "closed")
+    np.testing.assert_allclose(probs[0], ens.predict(crops).probs[:, 1], atol=1e-6)
+    assert combined.shape == (2, 64, 64) and heats[0].shape == (2, 64, 64)
+
+
+def test_mirror_must_be_a_flag(tmp_path):
+    with pytest.raises(ModelError, match="'mirror' must be true or false"):
+        _one_sided_eyes(tmp_path / "eyes", "yes")
+
+
 def test_gpu_provider_uses_io_binding(tmp_path, monkeypatch):
     """Without a GPU here, check the wiring: a CUDA session is driven through IO binding."""
     model = OnnxModel(write_model(tmp_path / "m.onnx"))
