@@ -263,6 +263,7 @@ def render_yawn(r: dict, people: dict, timings: dict) -> str:
         "",
         f"Chosen: **{best}** with gate **{gate}** (highest recall at FPR <= 0.05).",
         "",
+        *_threshold_lines(y.get("threshold")),
         "## Out of fold, by source",
         "",
         *_source_rows(y["oof"] | {"MAR >= 0.5": y["mar_0.5"]}, "recall"),
@@ -291,6 +292,27 @@ def render_yawn(r: dict, people: dict, timings: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _threshold_lines(t: dict | None) -> list[str]:
+    """The seventh amendment's threshold candidate (absent from runs before it)."""
+    if t is None:
+        return []
+    folds = ", ".join(f"{v:g}" for v in t["per_fold"].values())
+    verdict = (
+        f"ships: the runtime decides at **{t['all_development']:g}** (`threshold` in ensemble.json)"
+        if t["ships"]
+        else "does not ship (the rule asks +0.01 recall at FPR <= 0.05): the decision stays at 0.5"
+    )
+    return [
+        "## Choice: decision threshold (seventh amendment)",
+        "",
+        "The lowest threshold whose FPR on the negatives stays <= 0.04, chosen without the"
+        f" yawns; nested (each fold at the other folds' threshold: {folds}): recall"
+        f" {_f(t['recall'])}, FPR {_f(t['fpr'])}, against {_f(t['at_0.5']['recall'])} /"
+        f" {_f(t['at_0.5']['fpr'])} at 0.5. It {verdict}.",
+        "",
+    ]
 
 
 def write_people_cards(results: dict, out: Path) -> None:

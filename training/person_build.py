@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drowsy.state.fusion import EyeFusion
+from drowsy.state.fusion import EyeFusion, move_threshold
 from training.augment import occlude
 from training.data import TASK_CLASSES, TASK_REGIONS
 from training.export import export_onnx
@@ -29,15 +29,18 @@ from training.people import PeopleSet, load_people, painted_people
 from training.person_recipe import (
     BASE_STEPS,
     GATE_SOFTNESS,
+    MAX_YAWN_FPR,
     MemberRecipe,
     apply_eye_fusion,
     as_eye_fusion,
     choose_gate,
     fit_fusion,
     fusion_inputs,
+    gate_factor,
     gate_table,
     geometric_logit,
     nested_fusion_oof,
+    nested_threshold,
     recipe_oof,
     seeds,
     train_member,
@@ -73,6 +76,7 @@ YAWN_EXTRA = (MemberRecipe(task="yawn", arch="cnn_t32", steps=2500, occlude_p=0.
 # the sources a choice is scored on (docs/PROTOCOL.md): both classes, several people
 CHOICE_SOURCES = {"eyes": ("mrl", "fl3d")}
 TIE = 0.005
+THRESHOLD_GAIN = 0.01  # seventh amendment: a moved yawn threshold ships at +0.01 recall
 OCCLUDED = "ckplus_occluded"
 
 
@@ -103,6 +107,7 @@ class TaskBuild:
     fusion: EyeFusion | None = None
     gate: float | None = None
     mirror: bool = False  # each crop averaged with its horizontal mirror (sixth amendment)
+    threshold: float | None = None  # the yawn decision threshold, when not 0.5 (seventh)
 
 
 def with_occluded_mouths(people: PeopleSet, seed: int = 7) -> PeopleSet:
@@ -413,12 +418,27 @@ class PeopleBuild:
         chosen = groups[best]
         gate_key = chosen_gate[best]
         b.gate = tables[best][gate_key]["center"]
+        # seventh amendment: the winner's threshold, chosen by the negatives, scored nested
+        at_half = tables[best][gate_key]
+        threshold, decision = nested_threshold(
+            cands[best], gate_factor(mar, b.gate), split.fold, positives, negatives
+        )
+        threshold["ships"] = (
+            threshold["recall"] is not None
+            and threshold["recall"] >= (at_half["recall"] or 0.0) + THRESHOLD_GAIN
+            and threshold["fpr"] <= MAX_YAWN_FPR
+            and threshold["all_development"] != 0.5
+        )
+        if threshold["ships"]:
+            b.threshold = threshold["all_development"]
         b.results = {
             "recipe": asdict(chosen[0]),
             "members": len(chosen),
             "choice": {"chosen": best, "gate": gate_key, "gates_by_candidate": chosen_gate},
             "gate_tables": tables,
-            "oof": {k: _table(p, split, np.flatnonzero(dev)) for k, p in cands.items()},
+            "threshold": threshold | {"at_0.5": at_half},
+            "oof": {k: _table(p, split, np.flatnonzero(dev)) for k, p in cands.items()}
+            | {"threshold_nested": _table(decision, split, np.flatnonzero(dev))},
             "mar_0.5": _table(
                 np.where(np.isnan(mar), np.nan, (mar >= 0.5).astype(float)),
                 split,
@@ -459,9 +479,9 @@ class PeopleBuild:
             baseline, name = np.where(np.isnan(base), np.nan, (base < 0.2).astype(float)), "ear_0.2"
         else:
             mar = split.people.mar[idx]
-            if b.gate is not None:
-                gate = 1 / (1 + np.exp(-(mar - b.gate) / GATE_SOFTNESS))
-                decision = p * np.where(np.isnan(mar), 1.0, gate)
+            if b.threshold is not None:
+                decision = move_threshold(decision, b.threshold)
+            decision = decision * gate_factor(mar, b.gate)
             baseline, name = np.where(np.isnan(mar), np.nan, (mar >= 0.5).astype(float)), "mar_0.5"
         full[idx] = decision
         out["decision"] = _table(full.copy(), split, idx)
@@ -514,6 +534,8 @@ class PeopleBuild:
             }
         if b.mirror:
             spec["mirror"] = True
+        if b.threshold is not None:
+            spec["threshold"] = b.threshold
         if b.gate is not None:
             spec["mar_gate"] = {
                 "center": b.gate,

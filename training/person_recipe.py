@@ -229,22 +229,75 @@ def gate_table(
 ) -> dict[str, dict]:
     """Recall on ``positives`` and FPR on ``negatives`` (index masks) for no gate and each
     MAR gate centre, at 0.5 on the gated probability."""
-    from drowsy.state.fusion import MarGate
-
     out = {}
     for c in (None, *GATE_CENTERS):
-        if c is None:
-            p = p_yawn
-        else:
-            g = MarGate(c, GATE_SOFTNESS)
-            p = p_yawn * np.array([g.gate(float(m)) if not np.isnan(m) else 1.0 for m in mar])
-        pred = p >= 0.5
+        pred = p_yawn * gate_factor(mar, c) >= 0.5
         out["none" if c is None else f"{c:g}"] = {
             "center": c,
             "recall": float(pred[positives].mean()) if positives.any() else None,
             "fpr": float(pred[negatives].mean()) if negatives.any() else None,
         }
     return out
+
+
+def gate_factor(mar: np.ndarray, center: float | None) -> np.ndarray:
+    """What the runtime's MAR gate multiplies the yawn probability by (1 without a gate or
+    without landmarks)."""
+    from drowsy.state.fusion import MarGate
+
+    if center is None:
+        return np.ones(len(mar))
+    g = MarGate(center, GATE_SOFTNESS)
+    return np.array([g.gate(float(m)) if not np.isnan(m) else 1.0 for m in mar])
+
+
+# seventh amendment of docs/PROTOCOL.md: the yawn decision threshold, chosen by negatives only
+YAWN_THRESHOLDS = tuple(round(0.1 + 0.05 * k, 2) for k in range(9))  # 0.10 ... 0.50
+THRESHOLD_MAX_FPR = 0.04
+
+
+def decided(p: np.ndarray, gate: np.ndarray, threshold: float) -> np.ndarray:
+    """The runtime's yawn decision: the probability moved so ``threshold`` is at 0.5, then
+    the gate, at 0.5 (NaN probabilities decide nothing)."""
+    from drowsy.state.fusion import move_threshold
+
+    ok = ~np.isnan(p)
+    out = np.zeros(len(p), bool)
+    out[ok] = move_threshold(p[ok], threshold) * gate[ok] >= 0.5
+    return out
+
+
+def lowest_threshold(p: np.ndarray, gate: np.ndarray, negatives: np.ndarray) -> float:
+    """The lowest threshold of YAWN_THRESHOLDS whose FPR on ``negatives`` (a mask) stays
+    <= THRESHOLD_MAX_FPR; 0.5 when none does."""
+    for t in YAWN_THRESHOLDS:
+        if decided(p, gate, t)[negatives].mean() <= THRESHOLD_MAX_FPR:
+            return t
+    return 0.5
+
+
+def nested_threshold(
+    p: np.ndarray, gate: np.ndarray, fold: np.ndarray, positives: np.ndarray, negatives: np.ndarray
+) -> tuple[dict, np.ndarray]:
+    """The threshold candidate scored nested: each development fold decided at the threshold
+    chosen on the other folds' negatives. Returns its report (pooled recall on ``positives``,
+    FPR on ``negatives``, each fold's threshold, the threshold of all development folds) and
+    its decisions (1.0 / 0.0, NaN where ``p`` is)."""
+    dev = fold >= 0
+    decision = np.zeros(len(p), bool)
+    per_fold = {}
+    for f in sorted(set(fold[dev].tolist())):
+        t = lowest_threshold(p, gate, negatives & dev & (fold != f))
+        rows = fold == f
+        decision[rows] = decided(p[rows], gate[rows], t)
+        per_fold[str(f)] = t
+    report = {
+        "per_fold": per_fold,
+        "recall": float(decision[positives].mean()) if positives.any() else None,
+        "fpr": float(decision[negatives].mean()) if negatives.any() else None,
+        "all_development": lowest_threshold(p, gate, negatives & dev),
+    }
+    return report, np.where(np.isnan(p), np.nan, decision.astype(float))
 
 
 def choose_gate(table: dict[str, dict]) -> str:

@@ -31,7 +31,7 @@ from drowsy.inference.onnx_model import (
 )
 from drowsy.inference.preprocess import to_tensor
 from drowsy.inference.voting import MODES, vote
-from drowsy.state.fusion import EyeFusion, MarGate
+from drowsy.state.fusion import EyeFusion, MarGate, move_threshold
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,13 @@ class Ensemble:
         self.mirror = spec.get("mirror", False)
         if not isinstance(self.mirror, bool):
             raise ModelError(f"{spec_path}: 'mirror' must be true or false, not {self.mirror!r}")
+        # yawn (seventh amendment): the probability its training run decides at, moved to 0.5
+        try:
+            self.threshold = float(spec.get("threshold", 0.5))
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{spec_path}: malformed threshold ({exc})") from exc
+        if not 0 < self.threshold < 1 or (self.threshold != 0.5 and len(self.classes) != 2):
+            raise ModelError(f"{spec_path}: threshold must be in (0, 1), for two classes")
         self.eye_fusion: EyeFusion | None = None  # eyes: the fusion with geometry, if it won
         if "fusion" in spec:
             try:
@@ -132,7 +139,12 @@ class Ensemble:
         stacked = self.model.run(batch, [MEMBER_PROBS])[MEMBER_PROBS]
         if self.mirror:
             stacked = (stacked[:, :n] + stacked[:, n:]) / 2
-        return EnsembleOutput(vote(stacked, self.voting, self.weights), tuple(stacked))
+        probs = vote(stacked, self.voting, self.weights)
+        if self.threshold != 0.5:
+            probs = probs.copy()
+            probs[:, 1] = move_threshold(probs[:, 1], self.threshold)
+            probs[:, 0] = 1 - probs[:, 1]
+        return EnsembleOutput(probs, tuple(stacked))
 
     def explain_outputs(self, batch: np.ndarray) -> list[dict[str, np.ndarray]]:
         """Per member: ``probs``, ``features`` and ``grad_features`` for Grad-CAM (alerts only)."""

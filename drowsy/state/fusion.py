@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from drowsy.settings import RuntimeSettings
 
 LOGIT_CLIP = 1e-4  # probabilities are clipped to [1e-4, 1 - 1e-4] before taking log-odds
@@ -25,6 +27,15 @@ def sigmoid(x: float) -> float:
 def logit(p: float) -> float:
     p = min(max(p, LOGIT_CLIP), 1 - LOGIT_CLIP)
     return math.log(p / (1 - p))
+
+
+def move_threshold(p: np.ndarray, threshold: float) -> np.ndarray:
+    """Probabilities with ``threshold`` moved to 0.5 (a log-odds shift): a decision taken at
+    ``threshold`` is then taken at 0.5 by everything downstream (seventh amendment of
+    docs/PROTOCOL.md, the yawn threshold)."""
+    q = np.clip(np.asarray(p, dtype=np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP)
+    z = np.log(q / (1 - q)) - logit(threshold)
+    return 1 / (1 + np.exp(-z))
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,6 +201,12 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
     assert choice["cost_px"][mirrored[0]] == 2 * choice["cost_px"][winner]
     assert Ensemble(cfg.out / "eyes").mirror == choice["mirror"] == (choice["chosen"] in mirrored)
     assert not Ensemble(cfg.out / "yawn").mirror
+    # seventh amendment: the threshold candidate is reported, and shipped only when it passed
+    t = results["yawn"]["threshold"]
+    assert set(t) >= {"per_fold", "recall", "fpr", "all_development", "ships", "at_0.5"}
+    shipped = Ensemble(cfg.out / "yawn").threshold
+    assert shipped == (t["all_development"] if t["ships"] else 0.5)
+    assert Ensemble(cfg.out / "eyes").threshold == 0.5
     again = person_build.build_people_models(replace(cfg, force=True))  # resumes from work/
     assert again["eyes"]["choice"] == results["eyes"]["choice"]
 
@@ -288,6 +294,35 @@ def test_mirror_averaging_scores_each_fold_through_its_own_models(tmp_path):
         np.testing.assert_allclose(got[split.fold == f], 0.5 / (1 + np.exp(-f)), atol=1e-6)
     del build.fold_models[EYE_RECIPE][0]
     assert build.mirror_candidate([EYE_RECIPE], split, own) is None  # fold models missing
+
+
+def test_the_yawn_threshold_is_chosen_by_the_negatives_alone_and_scored_nested():
+    """Seventh amendment: each fold is decided at the lowest threshold whose FPR on the other
+    folds' negatives is <= 0.04; the yawns never move it."""
+    from training.person_recipe import nested_threshold
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    fold = np.tile(np.arange(5), n // 5)
+    fold[:100] = -1  # final test: never decided, never choosing
+    negatives = np.zeros(n, bool)
+    negatives[100:1600] = True
+    positives = ~negatives & (fold >= 0)
+    p = np.where(negatives, rng.uniform(0, 0.25, n), rng.uniform(0.2, 1.0, n))
+    gate = np.ones(n)
+    report, decision = nested_threshold(p, gate, fold, positives, negatives)
+    # negatives uniform on [0, 0.25]: FPR <= 0.04 first at 0.25 (0.0) ... 0.20 gives 0.2
+    assert set(report["per_fold"].values()) == {0.25} and report["all_development"] == 0.25
+    assert report["fpr"] <= 0.04 and report["recall"] > 0.9
+    assert np.isnan(decision).sum() == 0 and decision[fold == -1].sum() == 0
+    moved = p.copy()
+    moved[positives] = rng.uniform(0.0, 0.3, positives.sum())  # other yawns, same negatives
+    again, _ = nested_threshold(moved, gate, fold, positives, negatives)
+    assert again["per_fold"] == report["per_fold"]
+    # every frame gated shut: every threshold passes the negatives, the lowest is chosen (it adds
+    # no yawn, so the rule would not ship it)
+    shut, _ = nested_threshold(p, np.zeros(n), fold, positives, negatives)
+    assert shut["recall"] == 0.0 and shut["all_development"] == 0.1
 
 
 def test_the_frame_decision_averages_both_eyes_as_the_runtime_does():

@@ -191,6 +191,29 @@ def test_mirror_must_be_a_flag(tmp_path):
         _one_sided_eyes(tmp_path / "eyes", "yes")
 
 
+def test_a_shipped_threshold_is_moved_to_one_half(tmp_path):
+    """Seventh amendment: ensemble.json's ``threshold`` is where the voted probability is
+    decided; the runtime shifts its log-odds so 0.5 means the same everywhere after it."""
+    from drowsy.state.fusion import move_threshold
+
+    np.testing.assert_allclose(move_threshold(np.array([0.3, 0.5]), 0.3), [0.5, 0.7], atol=1e-6)
+    root = write_models_dir(tmp_path)
+    rng = np.random.default_rng(1)
+    crops = [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(4)]
+    before = Ensemble(root / "yawn").predict(crops).probs
+    spec_path = root / "yawn" / "ensemble.json"
+    spec = json.loads(spec_path.read_text())
+    spec_path.write_text(json.dumps(spec | {"threshold": 0.3}))
+    after = Ensemble(root / "yawn").predict(crops)
+    np.testing.assert_allclose(after.probs[:, 1], move_threshold(before[:, 1], 0.3), atol=1e-6)
+    np.testing.assert_allclose(after.probs.sum(axis=1), 1.0, atol=1e-6)
+    assert (after.probs[:, 1] >= 0.5).tolist() == (before[:, 1] >= 0.3).tolist()
+    for bad in (0.0, 1.5, "high"):
+        spec_path.write_text(json.dumps(spec | {"threshold": bad}))
+        with pytest.raises(ModelError, match="threshold"):
+            Ensemble(root / "yawn")
+
+
 def test_gpu_provider_uses_io_binding(tmp_path, monkeypatch):
     """Without a GPU here, check the wiring: a CUDA session is driven through IO binding."""
     model = OnnxModel(write_model(tmp_path / "m.onnx"))
