@@ -322,7 +322,7 @@ def test_a_live_style_session_counts_the_alerts_it_no_longer_keeps(face_video, s
 def test_run_ahead_keeps_order_raises_in_place_and_stops_its_thread_when_closed():
     import threading
 
-    from drowsy.prefetch import AHEAD_MAX, run_ahead
+    from drowsy.prefetch import PREFETCH_FRAMES, run_ahead
 
     def items(fail_at=None):
         for i in range(50):
@@ -349,7 +349,7 @@ def test_run_ahead_keeps_order_raises_in_place_and_stops_its_thread_when_closed(
     gen.close()  # the consumer stops early: the thread ends, bounded work was done ahead
     assert ended.is_set()
     assert not any(t.name == "drowsy-test-stage" for t in threading.enumerate())
-    assert len(produced) <= AHEAD_MAX + 1
+    assert len(produced) <= PREFETCH_FRAMES + 3
 
 
 def test_a_log_still_failing_at_the_end_says_what_was_not_logged(
