@@ -263,7 +263,7 @@ def render_yawn(r: dict, people: dict, timings: dict) -> str:
         "",
         f"Chosen: **{best}** with gate **{gate}** (highest recall at FPR <= 0.05).",
         "",
-        *_threshold_lines(y.get("threshold")),
+        *_threshold_lines(y.get("threshold"), y["oof"], best),
         "## Out of fold, by source",
         "",
         *_source_rows(y["oof"] | {"MAR >= 0.5": y["mar_0.5"]}, "recall"),
@@ -287,6 +287,7 @@ def render_yawn(r: dict, people: dict, timings: dict) -> str:
         "- Real yawns of only two night drivers exist here (one validates, one is final test);"
         " the Kaggle mouth close-ups carry the rest of the positives.",
         "- The occluded mouths are drawn objects, not real food, cups or phones.",
+        *_threshold_weakness(y),
         "",
         f"Build time: {timings.get('total', 0) / 60:.1f} min on this 2-core CPU.",
         "",
@@ -294,10 +295,17 @@ def render_yawn(r: dict, people: dict, timings: dict) -> str:
     return "\n".join(lines)
 
 
-def _threshold_lines(t: dict | None) -> list[str]:
-    """The seventh amendment's threshold candidate (absent from runs before it)."""
+def _threshold_lines(t: dict | None, oof: dict, chosen: str) -> list[str]:
+    """The seventh amendment's threshold candidate (absent from runs before it), with its
+    false-positive rate per negative source beside the winner's at 0.5."""
     if t is None:
         return []
+    at_half = oof[chosen]
+    by_source = [
+        f"{s} {_f(v['fpr'])} ({_f(at_half['by_source'].get(s, {}).get('fpr'))})"
+        for s, v in oof["threshold_nested"]["by_source"].items()
+        if v.get("fpr") is not None
+    ]
     folds = ", ".join(f"{v:g}" for v in t["per_fold"].values())
     verdict = (
         f"ships: the runtime decides at **{t['all_development']:g}** (`threshold` in ensemble.json)"
@@ -312,6 +320,21 @@ def _threshold_lines(t: dict | None) -> list[str]:
         f" {_f(t['recall'])}, FPR {_f(t['fpr'])}, against {_f(t['at_0.5']['recall'])} /"
         f" {_f(t['at_0.5']['fpr'])} at 0.5. It {verdict}.",
         "",
+        "False-positive rate by source, nested (at 0.5 in brackets): " + ", ".join(by_source) + ".",
+        "",
+    ]
+
+
+def _threshold_weakness(y: dict) -> list[str]:
+    t = y.get("threshold")
+    if not t or not t["ships"]:
+        return []
+    occluded = y["oof"]["threshold_nested"]["by_source"].get("ckplus_occluded", {}).get("fpr")
+    before = y["oof"][y["choice"]["chosen"]]["by_source"].get("ckplus_occluded", {}).get("fpr")
+    return [
+        f"- Decided at {t['all_development']:g}, the member calls mouths behind a drawn object"
+        f" yawns at FPR {_f(occluded)} out of fold ({_f(before)} at 0.5): eating, smoking and"
+        " phoning drivers are where this decision is most likely to fail."
     ]
 
 

@@ -69,7 +69,8 @@ def test_signal_ends_analyze_cleanly_with_a_partial_summary(long_video, tmp_path
     assert "Traceback" not in stderr and "interrupted" in stderr
     summary = json.loads((out / "long" / "summary.json").read_text())
     assert summary["interrupted"] is True and summary["stop_reason"] == sig.name
-    assert 150 < summary["frames"] < 1400
+    # frames.csv had passed 150 frames when the signal was sent: at least those are counted
+    assert 150 <= summary["frames"] < 1400
     events = json.loads((out / "long" / "events.json").read_text())
     assert all(a["end_s"] is not None for a in events["alerts"])
     assert all(a["end_s"] <= summary["duration_s"] + 0.2 for a in events["alerts"])
