@@ -279,6 +279,13 @@ class RuntimeSettings(_Section):
         description="fused estimator: MAR at the middle of the yawn gate; empty: the value the "
         "yawn model card chose on validation; 0: no gate",
     )
+    yawn_model_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="yawn probability the yawn network decides at; empty: the value its model "
+        "card chose (threshold in ensemble.json); 0.5: the network's own balance point",
+    )
     models_dir: str | None = Field(None, description="default: the models/ folder of drowsy")
     voting: Literal["auto", "hard", "soft", "weighted"] = Field(
         "auto", description="auto: the default the model card chose"

@@ -226,6 +226,7 @@ class CnnEstimator:
             "eyes": self.eyes.version,
             "yawn": self.yawn.version,
             "voting": f"eyes {self.eyes.voting}, yawn {self.yawn.voting}",
+            "yawn_threshold": f"{self.yawn.threshold:g}",
         }
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from drowsy.inference.ensemble import CnnEstimator
 from drowsy.inference.onnx_model import ModelError, choose_providers
 from drowsy.inference.temporal import TemporalModel
-from drowsy.settings import Settings
+from drowsy.settings import RuntimeSettings, Settings
 from drowsy.state.estimator import FusedEstimator, GeometricEstimator, StateEstimator
 from drowsy.state.fusion import EyeFusion, MarGate
 
@@ -49,7 +49,7 @@ def make_estimator(settings: Settings) -> StateEstimator:
             " --set runtime.estimator=geometric"
         )
     if rt.estimator == "cnn":
-        return CnnEstimator(folder, rt.provider, rt.threads, rt.voting)
+        return _with_yawn_threshold(CnnEstimator(folder, rt.provider, rt.threads, rt.voting), rt)
     # A fusion weighs how confident the eye members are: their mean probability (soft
     # voting) keeps that; hard votes quantise it to thirds.
     eyes_voting = "soft" if rt.voting == "auto" else rt.voting
@@ -61,7 +61,16 @@ def make_estimator(settings: Settings) -> StateEstimator:
     if fusion is None:  # the eye ensemble alone, with the voting its model card chose
         cnn.close()
         cnn = CnnEstimator(folder, rt.provider, rt.threads, rt.voting)
+    cnn = _with_yawn_threshold(cnn, rt)
     return FusedEstimator(cnn, GeometricEstimator(settings.signals), fusion, gate)
+
+
+def _with_yawn_threshold(cnn: CnnEstimator, rt: RuntimeSettings) -> CnnEstimator:
+    """``runtime.yawn_model_threshold`` over the one the yawn model ships (a driver who eats at
+    the wheel may want 0.5 back: a lower threshold costs false yawns on covered mouths)."""
+    if rt.yawn_model_threshold is not None:
+        cnn.yawn.threshold = rt.yawn_model_threshold
+    return cnn
 
 
 def make_temporal(settings: Settings) -> TemporalModel | None:

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from drowsy.contracts import Calibration
+from drowsy.errors import UserError
 from drowsy.inference.ensemble import Ensemble
 from drowsy.inference.factory import make_estimator
 from drowsy.inference.onnx_model import ModelError
@@ -114,6 +115,16 @@ def test_yawn_gate_travels_in_ensemble_json_and_a_setting_overrides_it(tmp_path)
     assert off.yawn_gate is None
     moved = make_estimator(apply_override(settings, "runtime.yawn_mar_gate=0.5"))
     assert moved.yawn_gate.center == 0.5
+    # the yawn decision threshold: the model's, unless the settings name one
+    spec_path.write_text(json.dumps(spec | {"threshold": 0.2}))
+    assert make_estimator(settings).cnn.yawn.threshold == 0.2
+    assert make_estimator(settings).versions()["yawn_threshold"] == "0.2"
+    back = apply_override(settings, "runtime.yawn_model_threshold=0.5")
+    assert make_estimator(back).cnn.yawn.threshold == 0.5
+    cnn_only = apply_override(back, "runtime.estimator=cnn")
+    assert make_estimator(cnn_only).yawn.threshold == 0.5
+    with pytest.raises(UserError, match="yawn_model_threshold"):
+        apply_override(settings, "runtime.yawn_model_threshold=1.5")
     spec["mar_gate"] = {"center": "wide"}
     spec_path.write_text(json.dumps(spec))
     with pytest.raises(ModelError, match="malformed mar_gate"):
