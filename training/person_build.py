@@ -137,13 +137,16 @@ def balanced_accuracy_over(p: np.ndarray, y: np.ndarray, source: np.ndarray, nam
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def predict_mirrored(model: CropNet, images: np.ndarray) -> np.ndarray:
+    """The positive-class probability of one member on each crop's horizontal mirror."""
+    return predict(model, np.ascontiguousarray(images[:, :, ::-1]))[:, 1]
+
+
 def predict_closed(model: CropNet, images: np.ndarray, mirror: bool = False) -> np.ndarray:
     """The positive-class probability of one member, with ``mirror`` the mean over each crop
     and its horizontal mirror (as the runtime's ``Ensemble`` with ``mirror`` takes it)."""
     p = predict(model, images)[:, 1]
-    if mirror:
-        p = (p + predict(model, np.ascontiguousarray(images[:, :, ::-1]))[:, 1]) / 2
-    return p
+    return (p + predict_mirrored(model, images)) / 2 if mirror else p
 
 
 def _table(p: np.ndarray, split: Split, idx: np.ndarray) -> dict:
@@ -362,9 +365,7 @@ class PeopleBuild:
             out = np.full(len(split.labels), np.nan)
             for f, model in models.items():
                 rows = np.flatnonzero(split.fold == f)
-                out[rows] = predict(
-                    model, np.ascontiguousarray(split.people.images[rows, :, ::-1])
-                )[:, 1]
+                out[rows] = predict_mirrored(model, split.people.images[rows])
             views.append(out)
         return np.where(np.isnan(p), np.nan, (p + np.mean(views, axis=0)) / 2)
 
