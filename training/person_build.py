@@ -14,7 +14,7 @@ import itertools
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +61,8 @@ EYE_EXTRA = (
     MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True),
     # sixth amendment: the same data through a network twice as wide (3.5x the cost)
     MemberRecipe(task="eyes", arch="cnn_w32", steps=1500, painted=True),
+    # eighth amendment: the painted member with small-loss truncation against wrong labels
+    MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True, drop_hard=0.1),
 )
 # candidates that lost under the eye rule and cannot win it without a larger change than
 # run-to-run noise (docs/PROTOCOL.md, "Candidates that lost"): left out of the default run,
@@ -72,10 +74,15 @@ EYE_LOST = (
     MemberRecipe(task="eyes", arch="cnn_t32", steps=4000),
 )
 YAWN_RECIPE = MemberRecipe(task="yawn", arch="cnn_t32", steps=BASE_STEPS["yawn"], occlude_p=0.3)
-YAWN_EXTRA = (MemberRecipe(task="yawn", arch="cnn_t32", steps=2500, occlude_p=0.3),)
+YAWN_EXTRA = (
+    MemberRecipe(task="yawn", arch="cnn_t32", steps=2500, occlude_p=0.3),
+    # eighth amendment: the base recipe with small-loss truncation
+    MemberRecipe(task="yawn", arch="cnn_t32", steps=1000, occlude_p=0.3, drop_hard=0.1),
+)
 # the sources a choice is scored on (docs/PROTOCOL.md): both classes, several people
 CHOICE_SOURCES = {"eyes": ("mrl", "fl3d")}
 TIE = 0.005
+DROP_GAIN = 0.004  # eighth amendment: a truncated eye member must beat its twin by this
 THRESHOLD_GAIN = 0.01  # seventh amendment: a moved yawn threshold ships at +0.01 recall
 OCCLUDED = "ckplus_occluded"
 
@@ -300,13 +307,13 @@ class PeopleBuild:
         if max(scores, key=lambda k: scores[k]) == "previous":
             raise SystemExit("the previous eye ensemble wins out of fold: nothing to ship")
         costs = {k: group_cost(g) for k, g in groups.items()}
-        best = cheapest_within_tie({k: scores[k] for k in groups}, costs)
+        best = cheapest_within_tie(choosable(groups, scores), costs)
         mirror = self.mirror_candidate(groups[best], split, cands[best])
         if mirror is not None:  # sixth amendment (2): the winner with its mirror, same rule
             name = f"{best}+mirror"
             cands[name], groups[name], costs[name] = mirror, groups[best], 2 * costs[best]
             scores[name] = balanced_accuracy_over(mirror, y, src, CHOICE_SOURCES["eyes"])
-            best = cheapest_within_tie({k: scores[k] for k in groups}, costs)
+            best = cheapest_within_tie(choosable(groups, scores), costs)
         b.mirror = best.endswith("+mirror")
         p_cnn = cands[best]
         chosen = groups[best]
@@ -626,6 +633,20 @@ def cheapest_within_tie(scores: dict[str, float], costs: dict[str, int]) -> str:
     top = max(scores.values())
     near = [k for k, v in scores.items() if v >= top - TIE]
     return min(near, key=lambda k: (costs[k], -scores[k]))
+
+
+def choosable(groups: dict[str, list[MemberRecipe]], scores: dict[str, float]) -> dict[str, float]:
+    """The eye candidates the tie rule may pick and their scores: a small-loss-truncated member
+    only when it scores DROP_GAIN above the same recipe without truncation (eighth amendment:
+    same cost as its twin, so the tie rule alone would let run-to-run noise choose)."""
+    out = {}
+    for k, g in groups.items():
+        if len(g) == 1 and g[0].drop_hard:
+            twin = replace(g[0], drop_hard=0.0).label
+            if scores.get(twin) is None or scores[k] < scores[twin] + DROP_GAIN:
+                continue
+        out[k] = scores[k]
+    return out
 
 
 def group_cost(group: list[MemberRecipe]) -> int:

@@ -40,13 +40,15 @@ class MemberRecipe:
     source_alpha: float = 0.0
     # eyes: add the painted-shut daylight faces of the training people (Split.extra)
     painted: bool = False
+    # small-loss truncation (FinetuneConfig.drop_hard; docs/PROTOCOL.md, eighth amendment)
+    drop_hard: float = 0.0
 
     @property
     def key(self) -> str:
         """Cache key of its OOF predictions (fields at their default that were added later
         are left out, so earlier caches stay valid)."""
         fields = asdict(self)
-        for late in ("source_alpha", "painted"):
+        for late in ("source_alpha", "painted", "drop_hard"):
             if not fields[late]:
                 del fields[late]
         return "-".join(str(v) for v in fields.values())
@@ -57,7 +59,8 @@ class MemberRecipe:
         balanced = f"_sources{self.source_alpha:g}" if self.source_alpha else ""
         steps = "" if self.steps == BASE_STEPS.get(self.task) else f"_{self.steps}steps"
         painted = "_painted" if self.painted else ""
-        return f"{self.arch}{balanced}{painted}{steps}_seed{self.seed}"
+        drop = f"_drophard{self.drop_hard:g}" if self.drop_hard else ""
+        return f"{self.arch}{balanced}{painted}{drop}{steps}_seed{self.seed}"
 
     def finetune_config(self) -> FinetuneConfig:
         return FinetuneConfig(
@@ -70,6 +73,7 @@ class MemberRecipe:
             lr=self.lr,
             seed=self.seed,
             occlude_p=self.occlude_p,
+            drop_hard=self.drop_hard,
         )
 
 

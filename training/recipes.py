@@ -68,6 +68,9 @@ class FinetuneConfig:
     label_fraction: float = 1.0
     seed: int = 0
     occlude_p: float = 0.0  # yawn: objects in front of the mouth (hard negatives)
+    # small-loss truncation against wrong labels: after the first DROP_WARMUP of the steps,
+    # each class's highest-loss fraction of a batch is left out of the loss (0 = off)
+    drop_hard: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,10 @@ def _resume(
     if not path.exists():
         return 0
     ckpt = load_checkpoint(path, stage)
-    if ckpt["config"] != asdict(config):
-        diff = sorted(k for k in asdict(config) if ckpt["config"].get(k) != asdict(config)[k])
+    # a field added to the config after the checkpoint was written counts at its default
+    saved = {**asdict(type(config)()), **ckpt["config"]}
+    if saved != asdict(config):
+        diff = sorted(k for k in asdict(config) if saved.get(k) != asdict(config)[k])
         raise TrainingError(
             f"{path}: checkpoint from another config (differs in {', '.join(diff)}); "
             "choose another output or delete it"
@@ -233,6 +235,24 @@ def build_classifier(cfg: FinetuneConfig) -> CropNet:
     return model
 
 
+# the share of the steps fitted on every crop before small-loss truncation starts: a network
+# fits the labels most crops agree on first and memorises the wrong ones later
+DROP_WARMUP = 0.3
+
+
+def small_loss_mask(loss: np.ndarray, labels: np.ndarray, fraction: float) -> np.ndarray:
+    """Which crops of a batch to fit: all but each class's ``fraction`` of highest losses
+    (rounded down, so a class of few crops keeps them all). Per class, so that a wrong label
+    of the rarer state cannot push the batch's balance away from half and half."""
+    keep = np.ones(len(loss), bool)
+    for c in np.unique(labels):
+        ix = np.flatnonzero(labels == c)
+        n = int(fraction * len(ix))
+        if n:
+            keep[ix[np.argsort(loss[ix])[-n:]]] = False
+    return keep
+
+
 def finetune(
     cfg: FinetuneConfig,
     train: CropSet,
@@ -287,7 +307,11 @@ def finetune(
         )
         x = to_input(augment_batch(train.images[idx], rng, aug), model.input_size)
         y = torch.from_numpy(labels[idx])
-        loss = F.cross_entropy(model(x), y, label_smoothing=0.05)
+        per_crop = F.cross_entropy(model(x), y, label_smoothing=0.05, reduction="none")
+        if cfg.drop_hard and step >= DROP_WARMUP * cfg.steps:
+            keep = small_loss_mask(per_crop.detach().numpy(), labels[idx], cfg.drop_hard)
+            per_crop = per_crop[torch.from_numpy(keep)]
+        loss = per_crop.mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -449,3 +449,36 @@ def test_the_builds_fusion_over_arrays_is_the_runtimes_fusion():
     rows = zip(p_cnn, p_geo, pitch, strict=True)
     want = [fusion.apply(a, b, None if np.isnan(c) else c) for a, b, c in rows]
     assert np.allclose(got, want, atol=1e-12)
+
+
+def test_a_truncated_member_is_chosen_only_well_above_its_untruncated_twin():
+    """Eighth amendment: the small-loss-truncated painted member costs what its twin costs, so
+    it may win only at DROP_GAIN above the twin, not by run-to-run noise inside the tie."""
+    from training.person_build import (
+        DROP_GAIN,
+        EYE_EXTRA,
+        cheapest_within_tie,
+        choosable,
+        group_cost,
+    )
+
+    twin = next(r for r in EYE_EXTRA if r.painted and r.arch == "cnn_t32" and not r.drop_hard)
+    cut = next(r for r in EYE_EXTRA if r.drop_hard)
+    assert cut.label == "cnn_t32_painted_drophard0.1_seed0" and cut.key != twin.key
+    groups = {twin.label: [twin], cut.label: [cut]}
+    costs = {k: group_cost(g) for k, g in groups.items()}
+    near = {twin.label: 0.934, cut.label: 0.934 + DROP_GAIN / 2}
+    assert cheapest_within_tie(choosable(groups, near), costs) == twin.label
+    far = {twin.label: 0.934, cut.label: 0.934 + DROP_GAIN + 1e-4}
+    assert cheapest_within_tie(choosable(groups, far), costs) == cut.label
+
+
+def test_small_loss_truncation_leaves_out_each_class_highest_losses():
+    from training.train import small_loss_mask
+
+    loss = np.array([0.1, 5.0, 0.2, 0.3, 9.0, 0.4, 0.5, 0.6, 0.7, 0.8])
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    keep = small_loss_mask(loss, labels, 0.2)  # one crop of each class of five
+    assert keep.tolist() == [True, True, True, True, False, True, True, True, True, False]
+    # not one global cut: class 1's worst goes although class 0 has two worse crops
+    assert small_loss_mask(loss, labels, 0.1).all()  # 10 % of five rounds down to none

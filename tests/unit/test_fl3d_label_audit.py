@@ -11,7 +11,8 @@ import pytest
 from training.protocol import TEST_FL3D
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("fl3d_label_audit", ROOT / "benchmarks" / "fl3d_label_audit.py")
+_PATH = ROOT / "benchmarks" / "fl3d_label_audit.py"
+_spec = importlib.util.spec_from_file_location("fl3d_label_audit", _PATH)
 audit = importlib.util.module_from_spec(_spec)
 sys.modules["fl3d_label_audit"] = audit  # its dataclasses look their module up there
 _spec.loader.exec_module(audit)
