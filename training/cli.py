@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--all-candidates",
         action="store_true",
-        help="also train the eye candidates that lost the rule (48 px, 4000 steps; ~30 min "
-        "more): docs/PROTOCOL.md, 'Candidates that lost'",
+        help="also train the candidates that lost the rule (eyes: 48 px, 4000 steps, small-loss "
+        "truncation; yawn: truncation; ~40 min more): docs/PROTOCOL.md, 'Candidates that lost'",
     )
     p.add_argument(
         "--workers",
@@ -367,6 +367,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         EYE_LOST,
         EYE_RECIPE,
         YAWN_EXTRA,
+        YAWN_LOST,
         YAWN_RECIPE,
         PeopleBuildConfig,
         build_people_models,
@@ -396,7 +397,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             replace(r, steps=args.steps or r.steps)
             for r in EYE_EXTRA + (EYE_LOST if args.all_candidates else ())
         ),
-        yawn_extra=tuple(replace(r, steps=args.steps or r.steps) for r in YAWN_EXTRA),
+        yawn_extra=tuple(
+            replace(r, steps=args.steps or r.steps)
+            for r in YAWN_EXTRA + (YAWN_LOST if args.all_candidates else ())
+        ),
         workers=args.workers,
     )
     t0 = time.monotonic()

@@ -61,8 +61,6 @@ EYE_EXTRA = (
     MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True),
     # sixth amendment: the same data through a network twice as wide (3.5x the cost)
     MemberRecipe(task="eyes", arch="cnn_w32", steps=1500, painted=True),
-    # eighth amendment: the painted member with small-loss truncation against wrong labels
-    MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True, drop_hard=0.1),
 )
 # candidates that lost under the eye rule and cannot win it without a larger change than
 # run-to-run noise (docs/PROTOCOL.md, "Candidates that lost"): left out of the default run,
@@ -72,11 +70,14 @@ EYE_LOST = (
     MemberRecipe(task="eyes", arch="cnn_t48", steps=1500),
     # longer training (third amendment): 0.9266, 0.0075 below the winner
     MemberRecipe(task="eyes", arch="cnn_t32", steps=4000),
+    # small-loss truncation (eighth amendment): 0.9304, 0.0037 below its twin, needed +0.004
+    MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True, drop_hard=0.1),
 )
 YAWN_RECIPE = MemberRecipe(task="yawn", arch="cnn_t32", steps=BASE_STEPS["yawn"], occlude_p=0.3)
-YAWN_EXTRA = (
-    MemberRecipe(task="yawn", arch="cnn_t32", steps=2500, occlude_p=0.3),
-    # eighth amendment: the base recipe with small-loss truncation
+YAWN_EXTRA = (MemberRecipe(task="yawn", arch="cnn_t32", steps=2500, occlude_p=0.3),)
+YAWN_LOST = (
+    # small-loss truncation (eighth amendment): recall 0.820 / FPR 0.022 against 0.853 / 0.009
+    # for the same seed without it (it leaves out the hard negatives it must learn)
     MemberRecipe(task="yawn", arch="cnn_t32", steps=1000, occlude_p=0.3, drop_hard=0.1),
 )
 # the sources a choice is scored on (docs/PROTOCOL.md): both classes, several people

@@ -172,8 +172,11 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
         members=2,
         eye_recipe=replace(person_build.EYE_RECIPE, **tiny),
         yawn_recipe=replace(person_build.YAWN_RECIPE, **tiny),
-        eye_extra=tuple(replace(r, **tiny) for r in person_build.EYE_EXTRA),
-        yawn_extra=tuple(replace(r, **tiny) for r in person_build.YAWN_EXTRA),
+        # every candidate, also those only --all-candidates trains (truncation among them)
+        eye_extra=tuple(replace(r, **tiny) for r in person_build.EYE_EXTRA + person_build.EYE_LOST),
+        yawn_extra=tuple(
+            replace(r, **tiny) for r in person_build.YAWN_EXTRA + person_build.YAWN_LOST
+        ),
     )
     results = person_build.build_people_models(cfg)
     write_people_cards(results, cfg.out)
@@ -457,13 +460,14 @@ def test_a_truncated_member_is_chosen_only_well_above_its_untruncated_twin():
     from training.person_build import (
         DROP_GAIN,
         EYE_EXTRA,
+        EYE_LOST,
         cheapest_within_tie,
         choosable,
         group_cost,
     )
 
     twin = next(r for r in EYE_EXTRA if r.painted and r.arch == "cnn_t32" and not r.drop_hard)
-    cut = next(r for r in EYE_EXTRA if r.drop_hard)
+    cut = next(r for r in EYE_LOST if r.drop_hard)
     assert cut.label == "cnn_t32_painted_drophard0.1_seed0" and cut.key != twin.key
     groups = {twin.label: [twin], cut.label: [cut]}
     costs = {k: group_cost(g) for k, g in groups.items()}
