@@ -263,7 +263,10 @@ def render_yawn(r: dict, people: dict, timings: dict) -> str:
         "",
         f"Chosen: **{best}** with gate **{gate}** (highest recall at FPR <= 0.05).",
         "",
-        *_threshold_lines(y.get("threshold"), y["oof"], best),
+        *_threshold_lines(y.get("threshold"), y["oof"], best, "threshold_nested", "seventh"),
+        *_threshold_lines(
+            y.get("threshold_per_source"), y["oof"], best, "threshold_per_source_nested", "ninth"
+        ),
         "## Out of fold, by source",
         "",
         *_source_rows(y["oof"] | {"MAR >= 0.5": y["mar_0.5"]}, "recall"),
@@ -295,27 +298,37 @@ def render_yawn(r: dict, people: dict, timings: dict) -> str:
     return "\n".join(lines)
 
 
-def _threshold_lines(t: dict | None, oof: dict, chosen: str) -> list[str]:
-    """The seventh amendment's threshold candidate (absent from runs before it), with its
+def _threshold_lines(t: dict | None, oof: dict, chosen: str, key: str, which: str) -> list[str]:
+    """One threshold candidate (seventh amendment: the FPR capped on the pooled negatives;
+    ninth: on each large negative source too; absent from runs before them), with its
     false-positive rate per negative source beside the winner's at 0.5."""
     if t is None:
         return []
     at_half = oof[chosen]
     by_source = [
         f"{s} {_f(v['fpr'])} ({_f(at_half['by_source'].get(s, {}).get('fpr'))})"
-        for s, v in oof["threshold_nested"]["by_source"].items()
+        for s, v in oof[key]["by_source"].items()
         if v.get("fpr") is not None
     ]
     folds = ", ".join(f"{v:g}" for v in t["per_fold"].values())
-    verdict = (
-        f"ships: the runtime decides at **{t['all_development']:g}** (`threshold` in ensemble.json)"
-        if t["ships"]
-        else "does not ship (the rule asks +0.01 recall at FPR <= 0.05): the decision stays at 0.5"
-    )
+    sources = [k for k in t.get("fpr_by_cap", {}) if k != "pooled"]
+    caps = "the pooled negatives" + (" and each of " + ", ".join(sources) if sources else "")
+    if t["ships"]:
+        verdict = (
+            f"ships: the runtime decides at **{t['all_development']:g}** (`threshold` in"
+            " ensemble.json)"
+        )
+    elif t.get("passes"):
+        verdict = "passes its rule but is replaced by the ninth amendment's per-source cap"
+    else:
+        verdict = (
+            f"does not ship (the rule asks +0.01 recall at FPR <= 0.05 on {caps}): the"
+            " decision stays at 0.5"
+        )
     return [
-        "## Choice: decision threshold (seventh amendment)",
+        f"## Choice: decision threshold ({which} amendment)",
         "",
-        "The lowest threshold whose FPR on the negatives stays <= 0.04, chosen without the"
+        f"The lowest threshold whose FPR stays <= 0.04 on {caps}, chosen without the"
         f" yawns; nested (each fold at the other folds' threshold: {folds}): recall"
         f" {_f(t['recall'])}, FPR {_f(t['fpr'])}, against {_f(t['at_0.5']['recall'])} /"
         f" {_f(t['at_0.5']['fpr'])} at 0.5. It {verdict}.",
@@ -326,10 +339,18 @@ def _threshold_lines(t: dict | None, oof: dict, chosen: str) -> list[str]:
 
 
 def _threshold_weakness(y: dict) -> list[str]:
-    t = y.get("threshold")
-    if not t or not t["ships"]:
+    shipped = [
+        (t, key)
+        for t, key in (
+            (y.get("threshold"), "threshold_nested"),
+            (y.get("threshold_per_source"), "threshold_per_source_nested"),
+        )
+        if t and t["ships"]
+    ]
+    if not shipped:
         return []
-    occluded = y["oof"]["threshold_nested"]["by_source"].get("ckplus_occluded", {}).get("fpr")
+    t, key = shipped[0]
+    occluded = y["oof"][key]["by_source"].get("ckplus_occluded", {}).get("fpr")
     before = y["oof"][y["choice"]["chosen"]]["by_source"].get("ckplus_occluded", {}).get("fpr")
     return [
         f"- Decided at {t['all_development']:g}, the member calls mouths behind a drawn object"

@@ -271,27 +271,48 @@ def decided(p: np.ndarray, gate: np.ndarray, threshold: float) -> np.ndarray:
     return out
 
 
-def lowest_threshold(p: np.ndarray, gate: np.ndarray, negatives: np.ndarray) -> float:
-    """The lowest threshold of YAWN_THRESHOLDS whose FPR on ``negatives`` (a mask) stays
-    <= THRESHOLD_MAX_FPR; 0.5 when none does."""
+def lowest_threshold(p: np.ndarray, gate: np.ndarray, caps: dict[str, np.ndarray]) -> float:
+    """The lowest threshold of YAWN_THRESHOLDS whose FPR stays <= THRESHOLD_MAX_FPR on every
+    negative mask of ``caps`` (seventh amendment: the pooled negatives; ninth: each source
+    too); 0.5 when none does."""
     for t in YAWN_THRESHOLDS:
-        if decided(p, gate, t)[negatives].mean() <= THRESHOLD_MAX_FPR:
+        yes = decided(p, gate, t)
+        if all(yes[m].mean() <= THRESHOLD_MAX_FPR for m in caps.values() if m.any()):
             return t
     return 0.5
 
 
+def source_caps(
+    negatives: np.ndarray, source: np.ndarray, min_crops: int = 50
+) -> dict[str, np.ndarray]:
+    """Ninth amendment's caps: the pooled negatives and each source with at least
+    ``min_crops`` of them (a handful of portraits would make one crop a 14 % rate)."""
+    caps = {"pooled": negatives}
+    for s in sorted(set(source[negatives].tolist())):
+        if (negatives & (source == s)).sum() >= min_crops:
+            caps[s] = negatives & (source == s)
+    return caps
+
+
 def nested_threshold(
-    p: np.ndarray, gate: np.ndarray, fold: np.ndarray, positives: np.ndarray, negatives: np.ndarray
+    p: np.ndarray,
+    gate: np.ndarray,
+    fold: np.ndarray,
+    positives: np.ndarray,
+    negatives: np.ndarray,
+    caps: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict, np.ndarray]:
     """The threshold candidate scored nested: each development fold decided at the threshold
-    chosen on the other folds' negatives. Returns its report (pooled recall on ``positives``,
-    FPR on ``negatives``, each fold's threshold, the threshold of all development folds) and
-    its decisions (1.0 / 0.0, NaN where ``p`` is)."""
+    chosen on the other folds' negatives (``caps``: the masks whose FPR it holds, default the
+    pooled ``negatives``). Returns its report (pooled recall on ``positives``, FPR on
+    ``negatives`` and on each cap, each fold's threshold, the threshold of all development
+    folds) and its decisions (1.0 / 0.0, NaN where ``p`` is)."""
+    caps = caps or {"pooled": negatives}
     dev = fold >= 0
     decision = np.zeros(len(p), bool)
     per_fold = {}
     for f in sorted(set(fold[dev].tolist())):
-        t = lowest_threshold(p, gate, negatives & dev & (fold != f))
+        t = lowest_threshold(p, gate, {k: m & dev & (fold != f) for k, m in caps.items()})
         rows = fold == f
         decision[rows] = decided(p[rows], gate[rows], t)
         per_fold[str(f)] = t
@@ -299,7 +320,8 @@ def nested_threshold(
         "per_fold": per_fold,
         "recall": float(decision[positives].mean()) if positives.any() else None,
         "fpr": float(decision[negatives].mean()) if negatives.any() else None,
-        "all_development": lowest_threshold(p, gate, negatives & dev),
+        "fpr_by_cap": {k: float(decision[m].mean()) for k, m in caps.items() if m.any()},
+        "all_development": lowest_threshold(p, gate, {k: m & dev for k, m in caps.items()}),
     }
     return report, np.where(np.isnan(p), np.nan, decision.astype(float))
 

@@ -207,8 +207,11 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
     # seventh amendment: the threshold candidate is reported, and shipped only when it passed
     t = results["yawn"]["threshold"]
     assert set(t) >= {"per_fold", "recall", "fpr", "all_development", "ships", "at_0.5"}
+    # ninth amendment: the per-source cap replaces the pooled one; only it can ship
+    t9 = results["yawn"]["threshold_per_source"]
+    assert not t["ships"] and "pooled" in t9["fpr_by_cap"]  # tiny sources: no per-source cap
     shipped = Ensemble(cfg.out / "yawn").threshold
-    assert shipped == (t["all_development"] if t["ships"] else 0.5)
+    assert shipped == (t9["all_development"] if t9["ships"] else 0.5)
     assert Ensemble(cfg.out / "eyes").threshold == 0.5
     again = person_build.build_people_models(replace(cfg, force=True))  # resumes from work/
     assert again["eyes"]["choice"] == results["eyes"]["choice"]
@@ -326,6 +329,34 @@ def test_the_yawn_threshold_is_chosen_by_the_negatives_alone_and_scored_nested()
     # no yawn, so the rule would not ship it)
     shut, _ = nested_threshold(p, np.zeros(n), fold, positives, negatives)
     assert shut["recall"] == 0.0 and shut["all_development"] == 0.1
+
+
+def test_a_per_source_cap_holds_the_false_alarms_of_each_large_source():
+    """Ninth amendment: a source whose mouths look like yawns (here: occluded, uniform on
+    [0, 0.5]) pushes the threshold up for everyone, although the pooled FPR would allow less."""
+    from training.person_recipe import nested_threshold, source_caps
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    fold = np.tile(np.arange(5), n // 5)
+    source = np.array(
+        ["fl3d"] * 2000 + ["ckplus_occluded"] * 300 + ["portraits"] * 20 + ["fl3d"] * 680
+    )
+    negatives = np.arange(n) < 2320
+    positives = ~negatives
+    p = np.where(source == "ckplus_occluded", rng.uniform(0, 0.5, n), rng.uniform(0, 0.15, n))
+    p[positives] = rng.uniform(0.2, 1.0, positives.sum())
+    p[2300:2320] = 0.9  # every portrait a false alarm: 20 crops, below the 50 a cap needs
+    gate = np.ones(n)
+    caps = source_caps(negatives, source)
+    assert set(caps) == {"pooled", "fl3d", "ckplus_occluded"}
+    pooled, yes = nested_threshold(p, gate, fold, positives, negatives)
+    capped, _ = nested_threshold(p, gate, fold, positives, negatives, caps)
+    assert pooled["all_development"] < capped["all_development"] == 0.5
+    assert pooled["fpr_by_cap"] == {"pooled": pooled["fpr"]} and pooled["fpr"] <= 0.05
+    # the pooled cap lets the occluded mouths through; the per-source cap does not
+    assert yes[caps["ckplus_occluded"]].mean() > 0.1
+    assert capped["fpr_by_cap"]["ckplus_occluded"] <= 0.04
 
 
 def test_the_frame_decision_averages_both_eyes_as_the_runtime_does():
