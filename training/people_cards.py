@@ -339,14 +339,12 @@ def _threshold_lines(t: dict | None, oof: dict, chosen: str, key: str, which: st
 
 
 def _threshold_weakness(y: dict) -> list[str]:
-    shipped = [
-        (t, key)
-        for t, key in (
-            (y.get("threshold"), "threshold_nested"),
-            (y.get("threshold_per_source"), "threshold_per_source_nested"),
-        )
-        if t and t["ships"]
-    ]
+    """The price of a shipped threshold (seventh or ninth amendment) on the occluded mouths."""
+    pairs = (
+        ("threshold", "threshold_nested"),
+        ("threshold_per_source", "threshold_per_source_nested"),
+    )
+    shipped = [(y[k], key) for k, key in pairs if y.get(k) and y[k]["ships"]]
     if not shipped:
         return []
     t, key = shipped[0]

@@ -401,3 +401,23 @@ def test_command_line_defaults_are_the_recipes_defaults():
         ).steps
         == 7
     )
+
+
+def test_finetune_with_small_loss_truncation_still_learns_an_easy_task():
+    cfg = FinetuneConfig(steps=40, batch_size=32, lr=3e-3, seed=0, drop_hard=0.1)
+    model = finetune(cfg, easy_set(200, 0), None, progress=False)
+    test = easy_set(100, 1)
+    assert (predict(model, test.images).argmax(1) == test.labels).mean() >= 0.9
+
+
+def test_a_checkpoint_older_than_a_config_field_resumes_at_its_default(tmp_path):
+    data = easy_set(64, 0)
+    out = tmp_path / "ft.ckpt"
+    cfg = FinetuneConfig(steps=3, batch_size=16)
+    finetune(cfg, data, out, progress=False)
+    ckpt = torch.load(out, weights_only=False)
+    del ckpt["config"]["drop_hard"]  # written before the field existed
+    torch.save(ckpt, out)
+    finetune(cfg, data, out, progress=False)  # same config at the default: resumes, no error
+    with pytest.raises(TrainingError, match="differs in drop_hard"):
+        finetune(FinetuneConfig(steps=3, batch_size=16, drop_hard=0.1), data, out, progress=False)
