@@ -62,6 +62,8 @@ EYE_EXTRA = (
     MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True),
     # sixth amendment: the same data through a network twice as wide (3.5x the cost)
     MemberRecipe(task="eyes", arch="cnn_w32", steps=1500, painted=True),
+    # tenth amendment: the painted member from a rotation-pretrained backbone (per fold)
+    MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True, pretext="rotation"),
 )
 # candidates that lost under the eye rule and cannot win it without a larger change than
 # run-to-run noise (docs/PROTOCOL.md, "Candidates that lost"): left out of the default run,
@@ -84,7 +86,9 @@ YAWN_LOST = (
 # the sources a choice is scored on (docs/PROTOCOL.md): both classes, several people
 CHOICE_SOURCES = {"eyes": ("mrl", "fl3d")}
 TIE = 0.005
-DROP_GAIN = 0.004  # eighth amendment: a truncated eye member must beat its twin by this
+# eighth and tenth amendments: a truncated or pretrained eye member must beat its twin (the
+# same recipe without it, same cost) by this: the run-to-run spread of one recipe is 0.0035
+TWIN_GAIN = 0.004
 THRESHOLD_GAIN = 0.01  # seventh amendment: a moved yawn threshold ships at +0.01 recall
 OCCLUDED = "ckplus_occluded"
 
@@ -648,16 +652,26 @@ def cheapest_within_tie(scores: dict[str, float], costs: dict[str, int]) -> str:
     return min(near, key=lambda k: (costs[k], -scores[k]))
 
 
+def twin(recipe: MemberRecipe) -> MemberRecipe | None:
+    """The same recipe without small-loss truncation or pretraining (None when it has
+    neither): what such a member must beat by TWIN_GAIN."""
+    if not (recipe.drop_hard or recipe.pretext):
+        return None
+    return replace(recipe, drop_hard=0.0, pretext="")
+
+
 def choosable(groups: dict[str, list[MemberRecipe]], scores: dict[str, float]) -> dict[str, float]:
-    """The eye candidates the tie rule may pick and their scores: a small-loss-truncated member
-    only when it scores DROP_GAIN above the same recipe without truncation (eighth amendment:
-    same cost as its twin, so the tie rule alone would let run-to-run noise choose)."""
+    """The eye candidates the tie rule may pick and their scores: a small-loss-truncated or
+    pretrained member only when it scores TWIN_GAIN above its :func:`twin` (eighth and tenth
+    amendments: same cost as its twin, so the tie rule alone would let run-to-run noise
+    choose)."""
     out = {}
     for k, g in groups.items():
-        if len(g) == 1 and g[0].drop_hard:
-            twin = replace(g[0], drop_hard=0.0).label
-            if scores.get(twin) is None or scores[k] < scores[twin] + DROP_GAIN:
-                continue
+        base = twin(g[0]) if len(g) == 1 else None
+        if base is not None and (
+            scores.get(base.label) is None or scores[k] < scores[base.label] + TWIN_GAIN
+        ):
+            continue
         out[k] = scores[k]
     return out
 

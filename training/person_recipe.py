@@ -9,7 +9,9 @@ measured that trade on the old sets; on this protocol it is not yet compared).
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +19,8 @@ from training.data import TASK_CLASSES, CropSet
 from training.models import CropNet
 from training.people import PeopleSet
 from training.protocol import FOLDS, Split, out_of_fold
-from training.train import FinetuneConfig, finetune, predict
+from training.recipes import PretrainConfig
+from training.train import FinetuneConfig, finetune, predict, pretrain
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +45,16 @@ class MemberRecipe:
     painted: bool = False
     # small-loss truncation (FinetuneConfig.drop_hard; docs/PROTOCOL.md, eighth amendment)
     drop_hard: float = 0.0
+    # start from a backbone pretrained on the training crops by this pretext, labels unused
+    # ("" = random initialisation; tenth amendment)
+    pretext: str = ""
 
     @property
     def key(self) -> str:
         """Cache key of its OOF predictions (fields at their default that were added later
         are left out, so earlier caches stay valid)."""
         fields = asdict(self)
-        for late in ("source_alpha", "painted", "drop_hard"):
+        for late in ("source_alpha", "painted", "drop_hard", "pretext"):
             if not fields[late]:
                 del fields[late]
         return "-".join(str(v) for v in fields.values())
@@ -60,13 +66,14 @@ class MemberRecipe:
         steps = "" if self.steps == BASE_STEPS.get(self.task) else f"_{self.steps}steps"
         painted = "_painted" if self.painted else ""
         drop = f"_drophard{self.drop_hard:g}" if self.drop_hard else ""
-        return f"{self.arch}{balanced}{painted}{drop}{steps}_seed{self.seed}"
+        pretext = f"_{self.pretext}" if self.pretext else ""
+        return f"{self.arch}{balanced}{painted}{drop}{pretext}{steps}_seed{self.seed}"
 
-    def finetune_config(self) -> FinetuneConfig:
+    def finetune_config(self, backbone: str | None = None) -> FinetuneConfig:
         return FinetuneConfig(
             task=self.task,
             arch=self.arch,
-            backbone=None,
+            backbone=backbone,
             mode="full",
             steps=self.steps,
             batch_size=self.batch_size,
@@ -88,7 +95,17 @@ def train_member(
     if recipe.source_alpha and sources is not None:
         _, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
         weights = counts[inverse].astype(float) ** -recipe.source_alpha
-    return finetune(recipe.finetune_config(), crops, None, progress=False, sample_weights=weights)
+    if not recipe.pretext:
+        cfg = recipe.finetune_config()
+        return finetune(cfg, crops, None, progress=False, sample_weights=weights)
+    # pretrained on exactly the crops it then fine-tunes on (a fold's training people), so no
+    # held-out person is seen even without labels
+    with tempfile.TemporaryDirectory(prefix="drowsy-pretrain-") as tmp:
+        backbone = Path(tmp) / "backbone.pt"
+        pre = PretrainConfig(arch=recipe.arch, pretext=recipe.pretext, seed=recipe.seed)
+        pretrain(pre, crops, backbone, progress=False)
+        cfg = recipe.finetune_config(str(backbone))
+        return finetune(cfg, crops, None, progress=False, sample_weights=weights)
 
 
 def recipe_oof(

@@ -167,6 +167,10 @@ def pretrain(
         raise TrainingError(f"pretraining needs at least {cfg.batch_size} crops, got {len(data)}")
     rng = seed_everything(cfg.seed)
     model = CropNet(cfg.arch)
+    if cfg.pretext == "inpaint" and model.input_size != 64:
+        raise TrainingError(
+            f"inpainting rebuilds 64 px crops; {cfg.arch} sees {model.input_size} px"
+        )
     head: nn.Module = (
         RotationHead(model.num_features)
         if cfg.pretext == "rotation"
@@ -192,7 +196,7 @@ def pretrain(
         # a batch drawn from the generator alone (no epoch state), so a resumed run goes on
         # with exactly the batches an uninterrupted one would have seen
         idx = rng.choice(len(data), cfg.batch_size, replace=False)
-        x = to_input(augment_batch(data.images[idx], rng, aug))
+        x = to_input(augment_batch(data.images[idx], rng, aug), model.input_size)
         if cfg.pretext == "rotation":
             k = torch.from_numpy(rng.integers(0, 4, len(x)))
             x = torch.stack(

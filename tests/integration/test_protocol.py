@@ -485,27 +485,33 @@ def test_the_builds_fusion_over_arrays_is_the_runtimes_fusion():
     assert np.allclose(got, want, atol=1e-12)
 
 
-def test_a_truncated_member_is_chosen_only_well_above_its_untruncated_twin():
-    """Eighth amendment: the small-loss-truncated painted member costs what its twin costs, so
-    it may win only at DROP_GAIN above the twin, not by run-to-run noise inside the tie."""
+@pytest.mark.parametrize("variant", ["drop_hard", "pretext"])
+def test_a_truncated_or_pretrained_member_is_chosen_only_well_above_its_twin(variant):
+    """Eighth and tenth amendments: the small-loss-truncated and the pretrained painted members
+    cost what their twin (the same recipe without it) costs, so each may win only at TWIN_GAIN
+    above the twin, not by run-to-run noise inside the tie."""
     from training.person_build import (
-        DROP_GAIN,
         EYE_EXTRA,
         EYE_LOST,
+        TWIN_GAIN,
         cheapest_within_tie,
         choosable,
         group_cost,
+        twin,
     )
 
-    twin = next(r for r in EYE_EXTRA if r.painted and r.arch == "cnn_t32" and not r.drop_hard)
-    cut = next(r for r in EYE_LOST if r.drop_hard)
-    assert cut.label == "cnn_t32_painted_drophard0.1_seed0" and cut.key != twin.key
-    groups = {twin.label: [twin], cut.label: [cut]}
+    plain = next(r for r in EYE_EXTRA if r.painted and r.arch == "cnn_t32" and twin(r) is None)
+    other = next(r for r in EYE_EXTRA + EYE_LOST if getattr(r, variant))
+    assert twin(other) == plain and other.key != plain.key and other.label != plain.label
+    groups = {plain.label: [plain], other.label: [other]}
     costs = {k: group_cost(g) for k, g in groups.items()}
-    near = {twin.label: 0.934, cut.label: 0.934 + DROP_GAIN / 2}
-    assert cheapest_within_tie(choosable(groups, near), costs) == twin.label
-    far = {twin.label: 0.934, cut.label: 0.934 + DROP_GAIN + 1e-4}
-    assert cheapest_within_tie(choosable(groups, far), costs) == cut.label
+    assert costs[plain.label] == costs[other.label]
+    near = {plain.label: 0.934, other.label: 0.934 + TWIN_GAIN / 2}
+    assert cheapest_within_tie(choosable(groups, near), costs) == plain.label
+    far = {plain.label: 0.934, other.label: 0.934 + TWIN_GAIN + 1e-4}
+    assert cheapest_within_tie(choosable(groups, far), costs) == other.label
+    # without its twin's score it cannot be judged, so it is not choosable
+    assert other.label not in choosable({other.label: [other]}, {other.label: 0.99})
 
 
 def test_small_loss_truncation_leaves_out_each_class_highest_losses():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -421,3 +423,50 @@ def test_a_checkpoint_older_than_a_config_field_resumes_at_its_default(tmp_path)
     finetune(cfg, data, out, progress=False)  # same config at the default: resumes, no error
     with pytest.raises(TrainingError, match="differs in drop_hard"):
         finetune(FinetuneConfig(steps=3, batch_size=16, drop_hard=0.1), data, out, progress=False)
+
+
+def test_a_32px_network_pretrains_by_rotation_and_refuses_inpainting(tmp_path):
+    data = easy_set(64, 0)
+    out = tmp_path / "pt.ckpt"
+    pretrain(PretrainConfig(arch="cnn_t32", steps=2, batch_size=16), data, out, progress=False)
+    assert load_checkpoint(out, "pretrain")["config"]["arch"] == "cnn_t32"
+    cfg = PretrainConfig(arch="cnn_t32", pretext="inpaint", steps=2, batch_size=16)
+    with pytest.raises(TrainingError, match="64 px"):
+        pretrain(cfg, data, tmp_path / "ip.ckpt", progress=False)
+
+
+def test_a_pretrained_member_starts_from_a_backbone_of_its_own_training_crops(monkeypatch):
+    """Tenth amendment: the backbone is pretrained on exactly the crops the member then
+    fine-tunes on (a fold's training people: nobody held out is seen, even unlabelled), and
+    fine-tuning starts from it; without a pretext nothing is pretrained."""
+    import training.person_recipe as pr
+
+    seen: dict[str, object] = {}
+    real_pretrain, real_finetune = pr.pretrain, pr.finetune
+
+    def spy_pretrain(cfg, crops, out, **kw):
+        seen["pretrained_on"] = crops.images.copy()
+        seen["pretext"] = (cfg.arch, cfg.pretext)
+        return real_pretrain(replace(cfg, steps=2, batch_size=16), crops, out, **kw)
+
+    def spy_finetune(cfg, crops, out, **kw):
+        seen["backbone"] = cfg.backbone
+        if cfg.backbone:
+            ckpt = load_checkpoint(Path(cfg.backbone), "pretrain")
+            seen["backbone_arch"] = ckpt["config"]["arch"]
+        return real_finetune(replace(cfg, steps=3, batch_size=16), crops, out, **kw)
+
+    monkeypatch.setattr(pr, "pretrain", spy_pretrain)
+    monkeypatch.setattr(pr, "finetune", spy_finetune)
+    data = easy_set(48, 0)
+    recipe = pr.MemberRecipe(arch="cnn_t32", pretext="rotation")
+    model = pr.train_member(recipe, data.images, data.labels)
+    assert seen["pretext"] == ("cnn_t32", "rotation")
+    assert np.array_equal(seen["pretrained_on"], data.images)
+    assert seen["backbone_arch"] == "cnn_t32"  # a finished pretraining checkpoint at the start
+    assert not Path(seen["backbone"]).exists()  # a temporary file, gone afterwards
+    assert isinstance(model, CropNet) and model.arch == "cnn_t32"
+
+    seen.clear()
+    pr.train_member(replace(recipe, pretext=""), data.images, data.labels)
+    assert "pretrained_on" not in seen and seen["backbone"] is None
