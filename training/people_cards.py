@@ -131,8 +131,13 @@ def render_eyes(r: dict, people: dict, timings: dict) -> str:
         f"{e['members']} x `{rec['arch']}` (3x3 conv stages"
         f" {'/'.join(map(str, ARCHS[rec['arch']].widths))} on a"
         f" {ARCHS[rec['arch']].input_size} px grayscale eye crop, global pooling, one linear"
-        " layer; Grad-CAM on the last map), soft voting; trained from random initialisation"
-        f" for {rec['steps']} steps of {rec['batch_size']}"
+        " layer; Grad-CAM on the last map), soft voting; trained from"
+        + (
+            f" a backbone pretrained by {rec['pretext']} prediction on its training crops"
+            if rec.get("pretext")
+            else " random initialisation"
+        )
+        + f" for {rec['steps']} steps of {rec['batch_size']}"
         " class-balanced crops with the augmentations of `training/augment.py`. Built by"
         " `python -m training reproduce` (`training/person_build.py`); every choice below was"
         " made on out-of-fold predictions by person with the rules of `docs/PROTOCOL.md`,"
@@ -160,7 +165,9 @@ def render_eyes(r: dict, people: dict, timings: dict) -> str:
             for k, v in e["choice"]["scores"].items()
         ],
         "",
-        "Rule: the best score, or the cheapest candidate within 0.005 of it. `+mirror`: the"
+        "Rule: the best score, or the cheapest candidate within 0.005 of it; a member with"
+        " small-loss truncation (`drophard`) or a pretrained backbone (`rotation`) only at"
+        " 0.004 above the same recipe without it (eighth and tenth amendments). `+mirror`: the"
         " winner of the other candidates with each crop's probability averaged over the crop"
         " and its horizontal mirror (same fold models, twice the cost; sixth amendment).",
         "",
