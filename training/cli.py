@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--all-candidates",
         action="store_true",
         help="also train the candidates that lost the rule (eyes: 48 px, 4000 steps, small-loss "
-        "truncation; yawn: truncation; ~40 min more): docs/PROTOCOL.md, 'Candidates that lost'",
+        "truncation, rotation pretraining; yawn: truncation; ~50 min more): docs/PROTOCOL.md, "
+        "'Candidates that lost'",
     )
     p.add_argument(
         "--workers",

@@ -3,7 +3,8 @@
 One recipe per task (:class:`MemberRecipe`: architecture, steps, learning rate, augmentation),
 trained from random initialisation: with 26k labelled eye crops of 160+ people the labels are no
 longer the bottleneck that self-supervised pretraining was there to ease (``training selfsup``
-measured that trade on the old sets; on this protocol it is not yet compared).
+measured that trade on the old sets; on this protocol a rotation-pretrained backbone per fold,
+``MemberRecipe.pretext``, lost to random initialisation: docs/PROTOCOL.md, tenth amendment).
 """
 
 from __future__ import annotations
