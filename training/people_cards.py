@@ -120,7 +120,22 @@ def _fusion_verdict(plain: dict, pitch: dict | None) -> str:
     return f"The {shipped} fusion ships: `ensemble.json` carries its numbers."
 
 
-def render_eyes(r: dict, people: dict, timings: dict) -> str:
+def _build_time(r: dict) -> str:
+    """The build's wall time, and how much of the training it includes: a run that reads
+    earlier OOF predictions from ``--work`` takes minutes, one from nothing about an hour."""
+    line = f"Build time: {r['timings_s'].get('total', 0) / 60:.1f} min on this 2-core CPU"
+    oof = r.get("oof_recipes")
+    if not oof:
+        return line + "."
+    trained = sum(len(v["trained"]) for v in oof.values())
+    total = trained + sum(v["cached"] for v in oof.values())
+    return (
+        f"{line}, training the out-of-fold members of {trained} of {total} recipes (the rest"
+        " read from an earlier run's cache in `--work`)."
+    )
+
+
+def render_eyes(r: dict, people: dict) -> str:
     e = r["eyes"]
     rec = e["recipe"]
     fusion = e["fusion"]
@@ -232,13 +247,13 @@ def render_eyes(r: dict, people: dict, timings: dict) -> str:
         "- Whole faces come from five night drivers; daylight in-car faces are only the webcam"
         " person and the portraits.",
         "",
-        f"Build time: {timings.get('total', 0) / 60:.1f} min on this 2-core CPU.",
+        _build_time(r),
         "",
     ]
     return "\n".join(lines)
 
 
-def render_yawn(r: dict, people: dict, timings: dict) -> str:
+def render_yawn(r: dict, people: dict) -> str:
     y = r["yawn"]
     rec = y["recipe"]
     gate = y["choice"]["gate"]
@@ -299,7 +314,7 @@ def render_yawn(r: dict, people: dict, timings: dict) -> str:
         "- The occluded mouths are drawn objects, not real food, cups or phones.",
         *_threshold_weakness(y),
         "",
-        f"Build time: {timings.get('total', 0) / 60:.1f} min on this 2-core CPU.",
+        _build_time(r),
         "",
     ]
     return "\n".join(lines)
@@ -365,6 +380,6 @@ def _threshold_weakness(y: dict) -> list[str]:
 
 
 def write_people_cards(results: dict, out: Path) -> None:
-    people, timings = results["people"], results["timings_s"]
-    (out / "eyes" / "MODEL_CARD.md").write_text(render_eyes(results, people, timings))
-    (out / "yawn" / "MODEL_CARD.md").write_text(render_yawn(results, people, timings))
+    people = results["people"]
+    (out / "eyes" / "MODEL_CARD.md").write_text(render_eyes(results, people))
+    (out / "yawn" / "MODEL_CARD.md").write_text(render_yawn(results, people))

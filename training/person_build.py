@@ -231,8 +231,7 @@ class PeopleBuild:
         cached in ``work/``: a stopped run continues at the next recipe)."""
         import torch
 
-        key = recipe.key
-        path = self.cfg.work / f"oof-{key}-n{len(split.labels)}.npy"
+        path = self.oof_path(recipe, split)
         folds_path = path.with_suffix(".folds.pt")
         if path.exists():
             if folds_path.exists():  # fold models are kept with the OOF predictions
@@ -250,6 +249,21 @@ class PeopleBuild:
         np.save(path, got)
         self.fold_models[recipe] = keep
         return got
+
+    def oof_path(self, recipe: MemberRecipe, split: Split) -> Path:
+        return self.cfg.work / f"oof-{recipe.key}-n{len(split.labels)}.npy"
+
+    def note_cache(self, people: PeopleSet, tasks: tuple[str, ...]) -> None:
+        """Which recipes' OOF predictions this run trains and which it reads from an earlier
+        run's cache, so the cards' build time says what it measured."""
+        for t in tasks:
+            split = self.split(people, t)
+            recipes = self.recipes(t)
+            trained = [r.label for r in recipes if not self.oof_path(r, split).exists()]
+            self.results.setdefault("oof_recipes", {})[t] = {
+                "trained": trained,
+                "cached": len(recipes) - len(trained),
+            }
 
     def previous(self, task: str, split: Split) -> np.ndarray | None:
         """The previously shipped ensemble on these crops: it never trained on these people,
@@ -618,6 +632,7 @@ class PeopleBuild:
         people = with_occluded_mouths(load_people(self.cfg.data, self.cfg.work / "crops"))
         self.tick("crops")
         tasks = (self.cfg.oof_only,) if self.cfg.oof_only else TASKS
+        self.note_cache(people, tasks)
         if self.cfg.workers > 1:
             for t in tasks:  # the painted crops are cached here, not by two workers at once
                 self.split(people, t)

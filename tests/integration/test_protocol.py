@@ -215,6 +215,14 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
     assert Ensemble(cfg.out / "eyes").threshold == 0.5
     again = person_build.build_people_models(replace(cfg, force=True))  # resumes from work/
     assert again["eyes"]["choice"] == results["eyes"]["choice"]
+    # the cards' build time says how much of the training it covers: all of it the first
+    # time, none when every OOF prediction came from work/
+    n = sum(len(person_build.PeopleBuild(cfg).recipes(t)) for t in ("eyes", "yawn"))
+    card = (cfg.out / "eyes" / "MODEL_CARD.md").read_text()
+    assert f"out-of-fold members of {n} of {n} recipes" in card
+    write_people_cards(again, cfg.out)
+    card = (cfg.out / "yawn" / "MODEL_CARD.md").read_text()
+    assert f"out-of-fold members of 0 of {n} recipes (the rest read from" in card
 
 
 def test_the_choice_takes_the_cheapest_candidate_within_the_tie():

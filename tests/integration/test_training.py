@@ -447,6 +447,7 @@ def test_a_pretrained_member_starts_from_a_backbone_of_its_own_training_crops(mo
     def spy_pretrain(cfg, crops, out, **kw):
         seen["pretrained_on"] = crops.images.copy()
         seen["pretext"] = (cfg.arch, cfg.pretext)
+        seen["budget"] = (cfg.steps, cfg.batch_size)
         return real_pretrain(replace(cfg, steps=2, batch_size=16), crops, out, **kw)
 
     def spy_finetune(cfg, crops, out, **kw):
@@ -462,6 +463,7 @@ def test_a_pretrained_member_starts_from_a_backbone_of_its_own_training_crops(mo
     recipe = pr.MemberRecipe(arch="cnn_t32", pretext="rotation")
     model = pr.train_member(recipe, data.images, data.labels)
     assert seen["pretext"] == ("cnn_t32", "rotation")
+    assert seen["budget"] == (600, 64)  # the amendment's, for the 1500-step recipe of 128
     assert np.array_equal(seen["pretrained_on"], data.images)
     assert seen["backbone_arch"] == "cnn_t32"  # a finished pretraining checkpoint at the start
     assert not Path(seen["backbone"]).exists()  # a temporary file, gone afterwards
