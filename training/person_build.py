@@ -255,7 +255,8 @@ class PeopleBuild:
 
     def note_cache(self, people: PeopleSet, tasks: tuple[str, ...]) -> None:
         """Which recipes' OOF predictions this run trains and which it reads from an earlier
-        run's cache, so the cards' build time says what it measured."""
+        run's cache, so the cards' build time says what it measured. Building each task's split
+        here also caches the painted crops once, not by two workers at once."""
         for t in tasks:
             split = self.split(people, t)
             recipes = self.recipes(t)
@@ -632,10 +633,8 @@ class PeopleBuild:
         people = with_occluded_mouths(load_people(self.cfg.data, self.cfg.work / "crops"))
         self.tick("crops")
         tasks = (self.cfg.oof_only,) if self.cfg.oof_only else TASKS
-        self.note_cache(people, tasks)
+        self.note_cache(people, tasks)  # also caches the painted crops, before any worker
         if self.cfg.workers > 1:
-            for t in tasks:  # the painted crops are cached here, not by two workers at once
-                self.split(people, t)
             self.fill_oof_in_parallel(tasks)
         if self.cfg.oof_only:
             self.members(self.cfg.oof_only, self.split(people, self.cfg.oof_only))

@@ -101,22 +101,21 @@ def train_member(
     if recipe.source_alpha and sources is not None:
         _, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
         weights = counts[inverse].astype(float) ** -recipe.source_alpha
-    if not recipe.pretext:
-        cfg = recipe.finetune_config()
-        return finetune(cfg, crops, None, progress=False, sample_weights=weights)
-    # pretrained on exactly the crops it then fine-tunes on (a fold's training people), so no
-    # held-out person is seen even without labels
     with tempfile.TemporaryDirectory(prefix="drowsy-pretrain-") as tmp:
-        backbone = Path(tmp) / "backbone.pt"
-        pre = PretrainConfig(
-            arch=recipe.arch,
-            pretext=recipe.pretext,
-            steps=max(1, round(recipe.steps * PRETRAIN_SHARE)),
-            batch_size=max(2, recipe.batch_size // 2),
-            seed=recipe.seed,
-        )
-        pretrain(pre, crops, backbone, progress=False)
-        cfg = recipe.finetune_config(str(backbone))
+        backbone = None
+        if recipe.pretext:
+            # pretrained on exactly the crops it then fine-tunes on (a fold's training people),
+            # so no held-out person is seen even without labels
+            backbone = Path(tmp) / "backbone.pt"
+            pre = PretrainConfig(
+                arch=recipe.arch,
+                pretext=recipe.pretext,
+                steps=max(1, round(recipe.steps * PRETRAIN_SHARE)),
+                batch_size=max(2, recipe.batch_size // 2),
+                seed=recipe.seed,
+            )
+            pretrain(pre, crops, backbone, progress=False)
+        cfg = recipe.finetune_config(str(backbone) if backbone else None)
         return finetune(cfg, crops, None, progress=False, sample_weights=weights)
 
 
