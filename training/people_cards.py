@@ -152,6 +152,11 @@ def render_eyes(r: dict, people: dict) -> str:
             if rec.get("pretext")
             else " random initialisation"
         )
+        + (
+            f", distilled from a `{rec['teacher']}` trained by the same recipe on the same crops"
+            if rec.get("teacher")
+            else ""
+        )
         + f" for {rec['steps']} steps of {rec['batch_size']}"
         " class-balanced crops with the augmentations of `training/augment.py`. Built by"
         " `python -m training reproduce` (`training/person_build.py`); every choice below was"
@@ -181,8 +186,9 @@ def render_eyes(r: dict, people: dict) -> str:
         ],
         "",
         "Rule: the best score, or the cheapest candidate within 0.005 of it; a member with"
-        " small-loss truncation (`drophard`) or a pretrained backbone (`rotation`) only at"
-        " 0.004 above the same recipe without it (eighth and tenth amendments). `+mirror`: the"
+        " small-loss truncation (`drophard`), a pretrained backbone (`rotation`) or a teacher"
+        " (`from_cnn_w32`: distilled from the fold's wide member) only at 0.004 above the same"
+        " recipe without it (eighth, tenth and eleventh amendments). `+mirror`: the"
         " winner of the other candidates with each crop's probability averaged over the crop"
         " and its horizontal mirror (same fold models, twice the cost; sixth amendment).",
         "",

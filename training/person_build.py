@@ -62,6 +62,8 @@ EYE_EXTRA = (
     MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True),
     # sixth amendment: the same data through a network twice as wide (3.5x the cost)
     MemberRecipe(task="eyes", arch="cnn_w32", steps=1500, painted=True),
+    # eleventh amendment: the painted 32 px member distilled from the wide one of its fold
+    MemberRecipe(task="eyes", arch="cnn_t32", steps=1500, painted=True, teacher="cnn_w32"),
 )
 # candidates that lost under the eye rule and cannot win it without a larger change than
 # run-to-run noise (docs/PROTOCOL.md, "Candidates that lost"): left out of the default run,
@@ -86,8 +88,9 @@ YAWN_LOST = (
 # the sources a choice is scored on (docs/PROTOCOL.md): both classes, several people
 CHOICE_SOURCES = {"eyes": ("mrl", "fl3d")}
 TIE = 0.005
-# eighth and tenth amendments: a truncated or pretrained eye member must beat its twin (the
-# same recipe without it, same cost) by this: the run-to-run spread of one recipe is 0.0035
+# eighth, tenth and eleventh amendments: a truncated, pretrained or distilled eye member must
+# beat its twin (the same recipe without it, same cost) by this: the run-to-run spread of one
+# recipe is 0.0035
 TWIN_GAIN = 0.004
 THRESHOLD_GAIN = 0.01  # seventh amendment: a moved yawn threshold ships at +0.01 recall
 OCCLUDED = "ckplus_occluded"
@@ -243,8 +246,12 @@ class PeopleBuild:
                     models[int(f)].eval()
                 self.fold_models[recipe] = models
             return np.load(path)
+        teachers = None
+        if recipe.teacher_recipe is not None:  # the teacher's fold models, trained first
+            self.oof(recipe.teacher_recipe, split)
+            teachers = self.fold_models[recipe.teacher_recipe]
         keep: dict[int, CropNet] = {}
-        got = recipe_oof(recipe, split, keep=keep)
+        got = recipe_oof(recipe, split, keep=keep, teachers=teachers)
         torch.save({str(f): m.state_dict() for f, m in keep.items()}, folds_path)
         np.save(path, got)
         self.fold_models[recipe] = keep
@@ -493,7 +500,11 @@ class PeopleBuild:
         train = b.split.development
         b.chosen = chosen
         b.results["choice"]["recipes"] = [asdict(r) for r in chosen]
-        b.models = [train_member(r, *b.split.training_rows(train, r.painted)) for r in chosen]
+        b.models = []
+        for r in chosen:
+            rows = b.split.training_rows(train, r.painted)
+            teacher = train_member(r.teacher_recipe, *rows) if r.teacher_recipe else None
+            b.models.append(train_member(r, *rows, teacher))
         self.tick(f"{b.task}_final")
         return b
 
@@ -626,8 +637,12 @@ class PeopleBuild:
         jobs.sort(key=lambda r: -r.steps * group_cost([r]))  # longest first
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.cfg.workers, mp_context=ctx) as pool:
-            for done in pool.map(_fill_oof, [self.cfg] * len(jobs), jobs):
-                log.info("OOF cached: %s", done)
+            # distilled recipes after every other, so their teachers' fold models are cached
+            # by then and not trained twice
+            for taught in (False, True):
+                wave = [r for r in jobs if bool(r.teacher) == taught]
+                for done in pool.map(_fill_oof, [self.cfg] * len(wave), wave):
+                    log.info("OOF cached: %s", done)
 
     def run(self) -> dict:
         people = with_occluded_mouths(load_people(self.cfg.data, self.cfg.work / "crops"))
@@ -667,18 +682,18 @@ def cheapest_within_tie(scores: dict[str, float], costs: dict[str, int]) -> str:
 
 
 def twin(recipe: MemberRecipe) -> MemberRecipe | None:
-    """The same recipe without small-loss truncation or pretraining (None when it has
-    neither): what such a member must beat by TWIN_GAIN."""
-    if not (recipe.drop_hard or recipe.pretext):
+    """The same recipe without small-loss truncation, pretraining or a teacher (None when it
+    has none of them): what such a member must beat by TWIN_GAIN."""
+    if not (recipe.drop_hard or recipe.pretext or recipe.teacher):
         return None
-    return replace(recipe, drop_hard=0.0, pretext="")
+    return replace(recipe, drop_hard=0.0, pretext="", teacher="")
 
 
 def choosable(groups: dict[str, list[MemberRecipe]], scores: dict[str, float]) -> dict[str, float]:
-    """The eye candidates the tie rule may pick and their scores: a small-loss-truncated or
-    pretrained member only when it scores TWIN_GAIN above its :func:`twin` (eighth and tenth
-    amendments: same cost as its twin, so the tie rule alone would let run-to-run noise
-    choose)."""
+    """The eye candidates the tie rule may pick and their scores: a small-loss-truncated,
+    pretrained or distilled member only when it scores TWIN_GAIN above its :func:`twin`
+    (eighth, tenth and eleventh amendments: same cost as its twin, so the tie rule alone
+    would let run-to-run noise choose)."""
     out = {}
     for k, g in groups.items():
         base = twin(g[0]) if len(g) == 1 else None

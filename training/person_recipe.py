@@ -49,13 +49,16 @@ class MemberRecipe:
     # start from a backbone pretrained on the training crops by this pretext, labels unused
     # ("" = random initialisation; tenth amendment)
     pretext: str = ""
+    # distilled from a network of this architecture trained by the same recipe on the same
+    # crops ("" = no teacher; eleventh amendment)
+    teacher: str = ""
 
     @property
     def key(self) -> str:
         """Cache key of its OOF predictions (fields at their default that were added later
         are left out, so earlier caches stay valid)."""
         fields = asdict(self)
-        for late in ("source_alpha", "painted", "drop_hard", "pretext"):
+        for late in ("source_alpha", "painted", "drop_hard", "pretext", "teacher"):
             if not fields[late]:
                 del fields[late]
         return "-".join(str(v) for v in fields.values())
@@ -68,9 +71,16 @@ class MemberRecipe:
         painted = "_painted" if self.painted else ""
         drop = f"_drophard{self.drop_hard:g}" if self.drop_hard else ""
         pretext = f"_{self.pretext}" if self.pretext else ""
-        return f"{self.arch}{balanced}{painted}{drop}{pretext}{steps}_seed{self.seed}"
+        taught = f"_from_{self.teacher}" if self.teacher else ""
+        return f"{self.arch}{balanced}{painted}{drop}{pretext}{taught}{steps}_seed{self.seed}"
+
+    @property
+    def teacher_recipe(self) -> MemberRecipe | None:
+        """The recipe of its teacher: the same one with the teacher's architecture."""
+        return replace(self, arch=self.teacher, teacher="") if self.teacher else None
 
     def finetune_config(self, backbone: str | None = None) -> FinetuneConfig:
+        kd = KD_TEMPERATURE if self.teacher else 0.0
         return FinetuneConfig(
             task=self.task,
             arch=self.arch,
@@ -82,8 +92,12 @@ class MemberRecipe:
             seed=self.seed,
             occlude_p=self.occlude_p,
             drop_hard=self.drop_hard,
+            kd_temperature=kd,
         )
 
+
+# eleventh amendment: the temperature of the teacher's softened answers
+KD_TEMPERATURE = 2.0
 
 # the tenth amendment's pretraining budget, PretrainConfig's 600 steps of 64 crops for the
 # 1500-step recipe of 128, as shares of the recipe's (so a tiny test recipe pretrains briefly)
@@ -95,7 +109,12 @@ def train_member(
     images: np.ndarray,
     labels: np.ndarray,
     sources: np.ndarray | None = None,
+    teacher: CropNet | None = None,
 ) -> CropNet:
+    """One member on these crops; ``teacher``: the trained network of
+    ``recipe.teacher_recipe`` on the same crops, when the recipe is distilled."""
+    if bool(recipe.teacher) != (teacher is not None):
+        raise ValueError(f"{recipe.label}: a distilled recipe needs its teacher, others none")
     crops = CropSet(images, labels.astype(np.int64), TASK_CLASSES[recipe.task])
     weights = None
     if recipe.source_alpha and sources is not None:
@@ -116,7 +135,7 @@ def train_member(
             )
             pretrain(pre, crops, backbone, progress=False)
         cfg = recipe.finetune_config(str(backbone) if backbone else None)
-        return finetune(cfg, crops, None, progress=False, sample_weights=weights)
+        return finetune(cfg, crops, None, progress=False, sample_weights=weights, teacher=teacher)
 
 
 def recipe_oof(
@@ -124,14 +143,18 @@ def recipe_oof(
     split: Split,
     folds: int = FOLDS,
     keep: dict[int, CropNet] | None = None,
+    teachers: dict[int, CropNet] | None = None,
 ) -> np.ndarray:
     """OOF positive-class probabilities of one recipe (NaN outside the validation folds);
-    ``keep`` collects each fold's model (for running the fold's people through the runtime)."""
+    ``keep`` collects each fold's model (for running the fold's people through the runtime);
+    ``teachers``: a distilled recipe's teacher of each fold, trained on that fold's
+    training people only."""
     images = split.people.images
 
     def fit_predict(train: np.ndarray, val: np.ndarray) -> np.ndarray:
-        model = train_member(recipe, *split.training_rows(train, recipe.painted))
         f = int(split.fold[val[0]])
+        teacher = teachers[f] if recipe.teacher and teachers is not None else None
+        model = train_member(recipe, *split.training_rows(train, recipe.painted), teacher)
         if keep is not None:
             keep[f] = model
         return predict(model, images[val])[:, 1]

@@ -71,6 +71,9 @@ class FinetuneConfig:
     # small-loss truncation against wrong labels: after the first DROP_WARMUP of the steps,
     # each class's highest-loss fraction of a batch is left out of the loss (0 = off)
     drop_hard: float = 0.0
+    # distillation: with a teacher network, T^2 x KL to its answer softened by this
+    # temperature is added to the loss (0 = no teacher; docs/PROTOCOL.md, eleventh amendment)
+    kd_temperature: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -257,6 +257,18 @@ def small_loss_mask(loss: np.ndarray, labels: np.ndarray, fraction: float) -> np
     return keep
 
 
+def distillation_loss(
+    logits: torch.Tensor, teacher: nn.Module, x: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Per crop: T^2 x KL(teacher || student), both softened by T (the T^2 keeps its gradient
+    on the scale of the cross-entropy's whatever T is)."""
+    with torch.no_grad():
+        target = F.softmax(teacher(x) / temperature, dim=1)
+    log_student = F.log_softmax(logits / temperature, dim=1)
+    kl = (target * (torch.log(target.clamp_min(1e-8)) - log_student)).sum(dim=1)
+    return kl * temperature**2
+
+
 def finetune(
     cfg: FinetuneConfig,
     train: CropSet,
@@ -264,17 +276,29 @@ def finetune(
     progress: bool = True,
     checkpoint_every: int = 100,
     sample_weights: np.ndarray | None = None,
+    teacher: nn.Module | None = None,
 ) -> CropNet:
     """Supervised training of the classifier on labelled crops (balanced batches);
     ``sample_weights``: how often each crop is drawn, relative to the others of its class
-    (e.g. to let a small source count for more than its size)."""
+    (e.g. to let a small source count for more than its size); ``teacher`` (with
+    ``cfg.kd_temperature``): a trained network whose softened answer on each augmented batch
+    the student also fits, so a cheap network can learn what a wider one found."""
     if cfg.mode not in ("full", "frozen"):
         raise TrainingError(f"unknown fine-tuning mode {cfg.mode!r}")
+    if (teacher is None) != (cfg.kd_temperature <= 0):
+        raise TrainingError("a teacher needs kd_temperature > 0, and kd_temperature a teacher")
+    if teacher is not None:
+        teacher.eval()
     labels = train.labels
     if len(np.unique(labels)) < 2:
         raise TrainingError("fine-tuning needs examples of both classes")
     rng = seed_everything(cfg.seed)
     model = build_classifier(cfg)
+    if teacher is not None and getattr(teacher, "input_size", None) != model.input_size:
+        raise TrainingError(
+            f"the teacher sees {getattr(teacher, 'input_size', '?')} px crops, "
+            f"the student {model.input_size} px: distillation feeds both the same batch"
+        )
     if cfg.mode == "frozen":
         for p in model.early_layers().parameters():
             p.requires_grad_(False)
@@ -311,7 +335,10 @@ def finetune(
         )
         x = to_input(augment_batch(train.images[idx], rng, aug), model.input_size)
         y = torch.from_numpy(labels[idx])
-        per_crop = F.cross_entropy(model(x), y, label_smoothing=0.05, reduction="none")
+        logits = model(x)
+        per_crop = F.cross_entropy(logits, y, label_smoothing=0.05, reduction="none")
+        if teacher is not None:
+            per_crop = per_crop + distillation_loss(logits, teacher, x, cfg.kd_temperature)
         if cfg.drop_hard and step >= DROP_WARMUP * cfg.steps:
             keep = small_loss_mask(per_crop.detach().numpy(), labels[idx], cfg.drop_hard)
             per_crop = per_crop[torch.from_numpy(keep)]

@@ -493,11 +493,11 @@ def test_the_builds_fusion_over_arrays_is_the_runtimes_fusion():
     assert np.allclose(got, want, atol=1e-12)
 
 
-@pytest.mark.parametrize("variant", ["drop_hard", "pretext"])
-def test_a_truncated_or_pretrained_member_is_chosen_only_well_above_its_twin(variant):
-    """Eighth and tenth amendments: the small-loss-truncated and the pretrained painted members
-    cost what their twin (the same recipe without it) costs, so each may win only at TWIN_GAIN
-    above the twin, not by run-to-run noise inside the tie."""
+@pytest.mark.parametrize("variant", ["drop_hard", "pretext", "teacher"])
+def test_a_truncated_pretrained_or_distilled_member_is_chosen_only_well_above_its_twin(variant):
+    """Eighth, tenth and eleventh amendments: the small-loss-truncated, the pretrained and the
+    distilled painted members cost what their twin (the same recipe without it) costs, so each
+    may win only at TWIN_GAIN above the twin, not by run-to-run noise inside the tie."""
     from training.person_build import (
         EYE_EXTRA,
         EYE_LOST,
