@@ -152,13 +152,16 @@ def render_eyes(r: dict, people: dict) -> str:
             if rec.get("pretext")
             else " random initialisation"
         )
+        + f" for {rec['steps']} steps of {rec['batch_size']}"
+        " class-balanced crops with the augmentations of `training/augment.py`."
         + (
-            f", distilled from a `{rec['teacher']}` trained by the same recipe on the same crops"
+            f" Distilled: the loss adds the divergence from the softened answer of a"
+            f" `{rec['teacher']}` trained by the same recipe on the same crops (eleventh"
+            " amendment)."
             if rec.get("teacher")
             else ""
         )
-        + f" for {rec['steps']} steps of {rec['batch_size']}"
-        " class-balanced crops with the augmentations of `training/augment.py`. Built by"
+        + " Built by"
         " `python -m training reproduce` (`training/person_build.py`); every choice below was"
         " made on out-of-fold predictions by person with the rules of `docs/PROTOCOL.md`,"
         " written before any of these numbers existed.",
