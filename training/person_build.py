@@ -633,20 +633,35 @@ class PeopleBuild:
     def fill_oof_in_parallel(self, tasks: tuple[str, ...]) -> None:
         """Every missing OOF cache of ``tasks``, ``workers`` recipes at a time, one torch
         thread each (small networks on a CPU train faster side by side than on two threads
-        each); the choices then read the caches."""
+        each); the choices then read the caches. Longest first, and a distilled recipe as soon
+        as its teacher's fold models are cached (not before: its worker would train them a
+        second time)."""
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         jobs = [r for t in tasks for r in self.recipes(t)]
-        jobs.sort(key=lambda r: -r.steps * group_cost([r]))  # longest first
+        pending = sorted(jobs, key=lambda r: -training_cost(r))
+        finished: set[MemberRecipe] = set()
+
+        def ready(r: MemberRecipe) -> bool:
+            return (
+                r.teacher_recipe is None
+                or r.teacher_recipe in finished
+                or (r.teacher_recipe not in jobs)
+            )
+
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.cfg.workers, mp_context=ctx) as pool:
-            # distilled recipes after every other, so their teachers' fold models are cached
-            # by then and not trained twice
-            for taught in (False, True):
-                wave = [r for r in jobs if bool(r.teacher) == taught]
-                for done in pool.map(_fill_oof, [self.cfg] * len(wave), wave):
-                    log.info("OOF cached: %s", done)
+            running = {}
+            while pending or running:
+                while len(running) < self.cfg.workers and any(ready(r) for r in pending):
+                    r = next(r for r in pending if ready(r))
+                    pending.remove(r)
+                    running[pool.submit(_fill_oof, self.cfg, r)] = r
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finished.add(running.pop(future))
+                    log.info("OOF cached: %s", future.result())
 
     def run(self) -> dict:
         people = with_occluded_mouths(load_people(self.cfg.data, self.cfg.work / "crops"))
@@ -713,6 +728,13 @@ def group_cost(group: list[MemberRecipe]) -> int:
     """Pixels the members see per crop, times each network's measured width cost (sixth
     amendment): ~ proportional to the ms a frame they cost."""
     return round(sum(ARCHS[r.arch].input_size ** 2 * ARCHS[r.arch].width_cost for r in group))
+
+
+def training_cost(recipe: MemberRecipe) -> float:
+    """About how long one recipe's OOF predictions take, for scheduling: its steps times its
+    network's cost (a training step ~ three forward passes) plus its teacher's forward pass."""
+    teacher = group_cost([recipe.teacher_recipe]) / 3 if recipe.teacher_recipe else 0.0
+    return recipe.steps * (group_cost([recipe]) + teacher)
 
 
 def _fill_oof(cfg: PeopleBuildConfig, recipe: MemberRecipe) -> str:

@@ -133,3 +133,45 @@ def test_a_distilled_recipe_needs_its_teacher_and_others_none():
         train_member(MemberRecipe(teacher="cnn_w32"), data.images, data.labels)
     with pytest.raises(ValueError, match="teacher"):
         train_member(MemberRecipe(), data.images, data.labels, teacher=CropNet("cnn_t32"))
+
+
+def test_parallel_filling_starts_a_student_once_its_teacher_is_cached(tmp_path, monkeypatch):
+    """Longest recipe first, two at a time; the distilled recipe waits for its teacher's
+    fold models (its worker would otherwise train them again), then takes the next free
+    worker ahead of shorter recipes."""
+    import concurrent.futures
+    import threading
+    import time
+
+    import training.person_build as pb
+
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def fake_fill(cfg, recipe):
+        with lock:
+            events.append(("start", recipe.label))
+        time.sleep(0.05 if recipe.arch == "cnn_w32" else 0.02)
+        with lock:
+            events.append(("end", recipe.label))
+        return recipe.label
+
+    class Threads(concurrent.futures.ThreadPoolExecutor):
+        def __init__(self, workers, mp_context=None):
+            super().__init__(workers)
+
+    monkeypatch.setattr(pb, "_fill_oof", fake_fill)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Threads)
+    student = next(r for r in pb.EYE_EXTRA if r.teacher)
+    cfg = pb.PeopleBuildConfig(data=tmp_path, out=tmp_path, work=tmp_path, workers=2)
+    build = pb.PeopleBuild(cfg)
+    build.fill_oof_in_parallel(("eyes",))
+    labels = [r.label for r in build.recipes("eyes")]
+    starts = [k for e, k in events if e == "start"]
+    assert sorted(starts) == sorted(labels)  # every recipe once
+    assert starts[0] == student.teacher_recipe.label  # the longest first
+    teacher_end = events.index(("end", student.teacher_recipe.label))
+    assert events.index(("start", student.label)) > teacher_end
+    # then the student goes ahead of the 32 px recipes still waiting
+    after = [k for e, k in events[teacher_end:] if e == "start"]
+    assert after[0] == student.label
