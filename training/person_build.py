@@ -83,6 +83,8 @@ YAWN_EXTRA = (
     MemberRecipe(task="yawn", arch="cnn_t32", steps=2500, occlude_p=0.3),
     # twelfth amendment: the base yawn recipe through the twice-as-wide network (3.5x the cost)
     MemberRecipe(task="yawn", arch="cnn_w32", steps=1000, occlude_p=0.3),
+    # thirteenth amendment: the base yawn recipe distilled from the wide one of its fold
+    MemberRecipe(task="yawn", arch="cnn_t32", steps=1000, occlude_p=0.3, teacher="cnn_w32"),
 )
 YAWN_LOST = (
     # small-loss truncation (eighth amendment): recall 0.820 / FPR 0.022 against 0.853 / 0.009
