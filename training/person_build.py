@@ -639,7 +639,7 @@ class PeopleBuild:
         as its teacher's fold models are cached (not before: its worker would train them a
         second time)."""
         import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
         jobs = [r for t in tasks for r in self.recipes(t)]
         pending = sorted(jobs, key=lambda r: -training_cost(r))
@@ -654,7 +654,7 @@ class PeopleBuild:
 
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.cfg.workers, mp_context=ctx) as pool:
-            running = {}
+            running: dict[Future[str], MemberRecipe] = {}
             while pending or running:
                 while len(running) < self.cfg.workers and any(ready(r) for r in pending):
                     r = next(r for r in pending if ready(r))
