@@ -154,13 +154,7 @@ def render_eyes(r: dict, people: dict) -> str:
         )
         + f" for {rec['steps']} steps of {rec['batch_size']}"
         " class-balanced crops with the augmentations of `training/augment.py`."
-        + (
-            f" Distilled: the loss adds the divergence from the softened answer of a"
-            f" `{rec['teacher']}` trained by the same recipe on the same crops (eleventh"
-            " amendment)."
-            if rec.get("teacher")
-            else ""
-        )
+        + distilled(rec, "eleventh")
         + " Built by"
         " `python -m training reproduce` (`training/person_build.py`); every choice below was"
         " made on out-of-fold predictions by person with the rules of `docs/PROTOCOL.md`,"
@@ -262,6 +256,17 @@ def render_eyes(r: dict, people: dict) -> str:
     return "\n".join(lines)
 
 
+def distilled(rec: dict, amendment: str) -> str:
+    """The card's sentence on a recipe's teacher ("" without one)."""
+    if not rec.get("teacher"):
+        return ""
+    return (
+        " Distilled: the loss adds the divergence from the softened answer of a"
+        f" `{rec['teacher']}` trained by the same recipe on the same crops ({amendment}"
+        " amendment)."
+    )
+
+
 def render_yawn(r: dict, people: dict) -> str:
     y = r["yawn"]
     rec = y["recipe"]
@@ -272,9 +277,10 @@ def render_yawn(r: dict, people: dict) -> str:
         "",
         f"{y['members']} x `{rec['arch']}` on the mouth crop, soft voting, trained from random"
         f" initialisation for {rec['steps']} steps with objects drawn over the mouth in"
-        f" {rec['occlude_p']:.0%} of the crops (hard negatives). Built by"
-        " `python -m training reproduce`; choices by `docs/PROTOCOL.md` on OOF predictions by"
-        " person.",
+        f" {rec['occlude_p']:.0%} of the crops (hard negatives)."
+        + distilled(rec, "thirteenth")
+        + " Built by `python -m training reproduce`; choices by `docs/PROTOCOL.md` on OOF"
+        " predictions by person.",
         "",
         "Positives out of fold: the yawns of FL3D driver P1042767 (the other driver with yawns,"
         " P1042762, is final test). Negatives: FL3D alert and microsleep mouths, CK+ faces"
