@@ -22,7 +22,7 @@ from training.data import CropSet
 from training.errors import TrainingError
 from training.models import CropNet
 from training.recipes import DistillConfig
-from training.train import FinetuneConfig, build_classifier, seed_everything, to_input
+from training.train import FinetuneConfig, build_classifier, seed_everything, soft_kl, to_input
 
 
 class Teacher(Protocol):
@@ -74,8 +74,7 @@ def distill(
         idx = np.concatenate([rng.choice(pool, n) for pool, n in pools])
         logits = model(to_input(augment_batch(images[idx], rng, aug), model.input_size))
         target = soft_targets(torch.from_numpy(p_teacher[idx]), cfg.temperature)
-        t = cfg.temperature
-        kd = F.kl_div(F.log_softmax(logits / t, dim=1), target, reduction="batchmean") * t * t
+        kd = soft_kl(logits, target, cfg.temperature).mean()
         known = torch.from_numpy(labels[idx] >= 0)
         ce = F.cross_entropy(
             logits[known], torch.from_numpy(labels[idx][labels[idx] >= 0]), label_smoothing=0.05

@@ -257,16 +257,21 @@ def small_loss_mask(loss: np.ndarray, labels: np.ndarray, fraction: float) -> np
     return keep
 
 
-def distillation_loss(
-    logits: torch.Tensor, teacher: nn.Module, x: torch.Tensor, temperature: float
-) -> torch.Tensor:
-    """Per crop: T^2 x KL(teacher || student), both softened by T (the T^2 keeps its gradient
-    on the scale of the cross-entropy's whatever T is)."""
-    with torch.no_grad():
-        target = F.softmax(teacher(x) / temperature, dim=1)
+def soft_kl(logits: torch.Tensor, target: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Per crop: T^2 x KL(target || student softened by T), ``target`` a teacher's softened
+    class distribution (the T^2 keeps the gradient on the cross-entropy's scale whatever T)."""
     log_student = F.log_softmax(logits / temperature, dim=1)
     kl = (target * (torch.log(target.clamp_min(1e-8)) - log_student)).sum(dim=1)
     return kl * temperature**2
+
+
+def distillation_loss(
+    logits: torch.Tensor, teacher: nn.Module, x: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """:func:`soft_kl` to ``teacher``'s answer on the same batch ``x``, softened by T."""
+    with torch.no_grad():
+        target = F.softmax(teacher(x) / temperature, dim=1)
+    return soft_kl(logits, target, temperature)
 
 
 def finetune(
