@@ -5,6 +5,9 @@ trained from random initialisation: with 26k labelled eye crops of 160+ people t
 longer the bottleneck that self-supervised pretraining was there to ease (``training selfsup``
 measured that trade on the old sets; on this protocol a rotation-pretrained backbone per fold,
 ``MemberRecipe.pretext``, lost to random initialisation: docs/PROTOCOL.md, tenth amendment).
+The shipped eye and yawn members are also distilled from a twice-as-wide network trained by the
+same recipe on the same crops (``MemberRecipe.teacher``; eleventh and thirteenth amendments):
+the cheap network's cost with the wide one's accuracy.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ class MemberRecipe:
     # ("" = random initialisation; tenth amendment)
     pretext: str = ""
     # distilled from a network of this architecture trained by the same recipe on the same
-    # crops ("" = no teacher; eleventh amendment)
+    # crops ("" = no teacher; eleventh and thirteenth amendments)
     teacher: str = ""
 
     @property
@@ -153,7 +156,7 @@ def recipe_oof(
 
     def fit_predict(train: np.ndarray, val: np.ndarray) -> np.ndarray:
         f = int(split.fold[val[0]])
-        teacher = teachers[f] if recipe.teacher and teachers is not None else None
+        teacher = teachers[f] if teachers else None  # train_member checks it fits the recipe
         model = train_member(recipe, *split.training_rows(train, recipe.painted), teacher)
         if keep is not None:
             keep[f] = model
