@@ -312,6 +312,7 @@ def render_yawn(r: dict, people: dict) -> str:
         "",
         *_source_rows(y["oof"] | {"MAR >= 0.5": y["mar_0.5"]}, "fpr"),
         "",
+        *_missed_lines(y.get("missed_yawns")),
         "## Final test (run once, after the choices)",
         "",
         *_summary_rows(y["final_test"]["decision"]),
@@ -327,12 +328,30 @@ def render_yawn(r: dict, people: dict) -> str:
         "- Real yawns of only two night drivers exist here (one validates, one is final test);"
         " the Kaggle mouth close-ups carry the rest of the positives.",
         "- The occluded mouths are drawn objects, not real food, cups or phones.",
+        "- A yawn behind a hand is not seen: the member looks at the mouth crop only, and a"
+        " covered mouth is a negative in training (the drawn occlusions, a hand among them,"
+        " stand in for eating and phoning).",
         *_threshold_weakness(y),
         "",
         _build_time(r),
         "",
     ]
     return "\n".join(lines)
+
+
+def _missed_lines(runs: list[dict] | None) -> list[str]:
+    """Where the shipped decision misses development yawns: runs of consecutive frames, so
+    a reader can look at those frames (absent from results built before it was recorded)."""
+    if runs is None:
+        return []
+    if not runs:
+        return ["The shipped decision misses no development yawn frame.", ""]
+    shown = ", ".join(
+        f"{r['person']} frames {r['first']}-{r['last']} ({r['frames']})" for r in runs[:5]
+    )
+    more = f" and {len(runs) - 5} shorter runs" if len(runs) > 5 else ""
+    total = sum(r["frames"] for r in runs)
+    return [f"Development yawn frames the shipped decision misses ({total}): {shown}{more}.", ""]
 
 
 def _threshold_lines(t: dict | None, oof: dict, chosen: str, key: str, which: str) -> list[str]:

@@ -23,7 +23,7 @@ from drowsy.state.fusion import EyeFusion, move_threshold
 from training.augment import occlude
 from training.data import TASK_CLASSES, TASK_REGIONS
 from training.export import export_onnx
-from training.metrics_people import report
+from training.metrics_people import missed_runs, report
 from training.models import ARCHS, CropNet
 from training.people import PeopleSet, load_people, painted_people
 from training.person_recipe import (
@@ -34,6 +34,7 @@ from training.person_recipe import (
     apply_eye_fusion,
     as_eye_fusion,
     choose_gate,
+    decided,
     fit_fusion,
     fusion_inputs,
     gate_factor,
@@ -480,11 +481,14 @@ class PeopleBuild:
         per_source["ships"] = per_source["passes"]
         if per_source["ships"]:
             b.threshold = per_source["all_development"]
+        shipped = decided(cands[best], gated, b.threshold or 0.5)
+        missed = missed_runs(positives & ~shipped, split.people.person, split.people.frame)
         b.results = {
             "recipe": asdict(chosen[0]),
             "members": len(chosen),
             "choice": {"chosen": best, "gate": gate_key, "gates_by_candidate": chosen_gate},
             "gate_tables": tables,
+            "missed_yawns": missed,
             "threshold": pooled | {"at_0.5": at_half},
             "threshold_per_source": per_source | {"at_0.5": at_half},
             "oof": {k: _table(p, split, np.flatnonzero(dev)) for k, p in cands.items()}

@@ -223,6 +223,30 @@ def test_the_people_build_exports_runtime_models_cards_and_fold_models(tmp_path,
     write_people_cards(again, cfg.out)
     card = (cfg.out / "yawn" / "MODEL_CARD.md").read_text()
     assert f"out-of-fold members of 0 of {n} recipes (the rest read from" in card
+    # the yawn card says where the shipped decision misses development yawns
+    assert isinstance(results["yawn"]["missed_yawns"], list)
+    assert "misses" in card
+
+
+def test_missed_yawns_are_told_as_runs_of_consecutive_frames_longest_first():
+    from training.metrics_people import missed_runs
+    from training.people_cards import _missed_lines
+
+    person = np.array(["a"] * 6 + ["b"] * 3 + ["c"])
+    frame = np.array([10, 11, 12, 20, 21, 30, 5, 6, 7, -1])
+    missed = np.array([1, 1, 1, 1, 0, 1, 1, 1, 0, 1], bool)  # "c" is a still: no run
+    runs = missed_runs(missed, person, frame)
+    assert runs == [
+        {"person": "a", "first": 10, "last": 12, "frames": 3},
+        {"person": "b", "first": 5, "last": 6, "frames": 2},
+        {"person": "a", "first": 20, "last": 20, "frames": 1},
+        {"person": "a", "first": 30, "last": 30, "frames": 1},
+    ]
+    assert missed_runs(np.zeros(10, bool), person, frame) == []
+    told = _missed_lines(runs)[0]
+    assert told.startswith("Development yawn frames the shipped decision misses (7): a frames")
+    assert "misses no" in _missed_lines([])[0]
+    assert _missed_lines(None) == []  # results built before the runs were recorded
 
 
 def test_the_choice_takes_the_cheapest_candidate_within_the_tie():
