@@ -68,23 +68,22 @@ def driver_frames(root: Path) -> dict[str, DriverFrames]:
     return out
 
 
+def consecutive_runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive frame numbers (``numbers`` sorted, unique)."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
 def closures(numbers: list[int], labels: list[str]) -> list[tuple[int, int]]:
     """(first, last) frame numbers of each run of consecutive microsleep frames."""
-    runs: list[tuple[int, int]] = []
-    start: int | None = None
-    prev = -2
-    for n, lab in zip(numbers, labels, strict=True):
-        if lab == "microsleep" and start is not None and n == prev + 1:
-            prev = n
-            continue
-        if start is not None:
-            runs.append((start, prev))
-            start = None
-        if lab == "microsleep":
-            start = prev = n
-    if start is not None:
-        runs.append((start, prev))
-    return runs
+    return consecutive_runs(
+        [n for n, lab in zip(numbers, labels, strict=True) if lab == "microsleep"]
+    )
 
 
 def drowsy_stretches(

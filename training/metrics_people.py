@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from training.fl3d import consecutive_runs
+
 
 def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float | None:
     """Mean of the per-class recalls over the classes present (None for no crops)."""
@@ -75,9 +77,9 @@ def missed_runs(missed: np.ndarray, person: np.ndarray, frame: np.ndarray) -> li
     runs: list[dict] = []
     video = missed & (frame >= 0)
     for p in sorted(set(person[video].tolist())):
-        frames = np.sort(frame[video & (person == p)])
-        breaks = np.flatnonzero(np.diff(frames) > 1)
-        for lo, hi in zip(np.r_[0, breaks + 1], np.r_[breaks, len(frames) - 1], strict=True):
-            run = {"first": int(frames[lo]), "last": int(frames[hi]), "frames": int(hi - lo + 1)}
-            runs.append({"person": str(p)} | run)
+        frames = sorted(int(n) for n in frame[video & (person == p)])
+        for first, last in consecutive_runs(frames):
+            runs.append(
+                {"person": str(p), "first": first, "last": last, "frames": last - first + 1}
+            )
     return sorted(runs, key=lambda r: (-r["frames"], r["person"], r["first"]))

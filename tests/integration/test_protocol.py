@@ -555,3 +555,12 @@ def test_small_loss_truncation_leaves_out_each_class_highest_losses():
     assert keep.tolist() == [True, True, True, True, False, True, True, True, True, False]
     # not one global cut: class 1's worst goes although class 0 has two worse crops
     assert small_loss_mask(loss, labels, 0.1).all()  # 10 % of five rounds down to none
+
+
+def test_fl3d_closures_are_the_runs_of_consecutive_microsleep_frame_numbers():
+    from training.fl3d import closures
+
+    numbers = [1, 2, 3, 5, 6, 9, 10, 11]
+    labels = ["microsleep"] * 2 + ["alert"] + ["microsleep"] * 3 + ["yawning", "microsleep"]
+    assert closures(numbers, labels) == [(1, 2), (5, 6), (9, 9), (11, 11)]
+    assert closures([], []) == []
